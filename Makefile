@@ -1,0 +1,39 @@
+# Two commands do everything on a fresh machine:
+#   make demo   - create .venv if missing, install, run a quick CIFAR-10 DARTS search that exports a genotype
+#   make test   - create .venv if missing, install, lint, run the test suite
+# The data directory defaults to ../shared/data when present; set NAS_DATA_DIR to use another.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+SHARED_DATA := $(abspath ../shared/data)
+export NAS_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),$(abspath data))
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+demo: setup
+	$(BIN)/nas search --config experiments/quickstart.yaml --out runs/quickstart
+	$(BIN)/nas show runs/quickstart/genotype.json
+
+lint: setup
+	$(BIN)/ruff check nas search_spaces tests benchmarks
+	$(BIN)/ruff format --check nas search_spaces tests benchmarks
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache

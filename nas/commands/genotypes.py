@@ -1,0 +1,190 @@
+"""Genotype commands: ``nas spaces``, ``nas show``, ``nas convert``, ``nas sample``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from typing import Any
+
+from nas.errors import NasError
+from nas.formats import parse_genotype, to_darts_text, to_dict, to_json, to_nb201_string, to_text
+from nas.genotype import DartsGenotype, Genotype, NB201Genotype
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("spaces", help="list the search spaces with their sizes and decisions")
+    p.add_argument("--decisions", action="store_true", help="also list every decision and its choices")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_spaces)
+
+    p = sub.add_parser("show", help="describe a genotype: cells, parameters, FLOPs")
+    p.add_argument("genotype", nargs="?", help="a name, a JSON file, a run dir, DARTS text or an NB201 string")
+    p.add_argument("--list", action="store_true", help="list the named genotypes")
+    p.add_argument("--channels", type=int, help="initial channels C (DARTS default 36, NB201 default 16)")
+    p.add_argument("--layers", type=int, help="number of cells L of a DARTS network (default 20)")
+    p.add_argument("--auxiliary", action="store_true", help="build the auxiliary head (DARTS, GoogLeNet)")
+    p.add_argument("--num-classes", type=int, default=10)
+    p.add_argument("--input-size", type=int, default=32, help="side of the square input for FLOPs")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_show)
+
+    p = sub.add_parser("convert", help="convert a genotype between formats")
+    p.add_argument("genotype", help="a name, a JSON file, a run dir, DARTS text or an NB201 string")
+    p.add_argument("--to", required=True, choices=("json", "darts", "nb201"), help="output format")
+    p.add_argument("--out", help="write to this file instead of standard output")
+    p.set_defaults(handler=cmd_convert)
+
+    p = sub.add_parser("sample", help="sample genotypes of a search space as JSON lines")
+    p.add_argument("space", help="search space name (see `nas spaces`)")
+    p.add_argument("--n", type=int, default=1, help="how many genotypes")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(handler=cmd_sample)
+
+
+def cmd_spaces(args: argparse.Namespace) -> int:
+    from search_spaces import get_space, list_spaces
+
+    rows = []
+    for name in list_spaces():
+        space = get_space(name)
+        decisions = space.decisions()
+        row: dict[str, Any] = {
+            "name": name,
+            "size": space.size(),
+            "decisions": len(decisions),
+            "description": space.description,
+        }
+        if args.decisions:
+            row["choices"] = {d.name: [str(c) for c in d.choices] for d in decisions}
+        rows.append(row)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'space':<10} {'size':>12} {'decisions':>9}  description")
+    for r in rows:
+        print(f"{r['name']:<10} {r['size']:>12.3g} {r['decisions']:>9}  {r['description']}")
+        for dname, choices in r.get("choices", {}).items():
+            print(f"    {dname}: {', '.join(choices)}")
+    return 0
+
+
+def _build_options(genotype: Genotype, args: argparse.Namespace) -> dict[str, Any]:
+    """Map the generic --channels/--layers/--auxiliary flags onto a kind's build options."""
+    opts: dict[str, Any] = {}
+    if isinstance(genotype, DartsGenotype):
+        opts = {"channels": args.channels or 36, "layers": args.layers or 20, "auxiliary": args.auxiliary}
+        return opts
+    if args.layers is not None:
+        raise NasError("--layers: only DARTS genotypes take a number of cells")
+    if isinstance(genotype, NB201Genotype):
+        if args.auxiliary:
+            raise NasError("--auxiliary: NAS-Bench-201 networks have no auxiliary head")
+        return {"channels": args.channels or 16}
+    if args.channels is not None:
+        raise NasError("--channels: a macro genotype fixes its own widths")
+    return {"auxiliary": args.auxiliary}
+
+
+def _positive(value: int | None, flag: str) -> None:
+    if value is not None and value < 1:
+        raise NasError(f"{flag}: expected a positive integer, got {value}")
+
+
+def describe(genotype: Genotype, options: dict[str, Any], num_classes: int, input_size: int) -> dict[str, Any]:
+    """What ``nas show`` reports: the genotype, its network's parameters and FLOPs."""
+    import torch
+
+    from nas.metrics import count_flops, count_parameters
+    from nas.networks import build
+
+    with torch.device("cpu"):
+        model = build(genotype, num_classes=num_classes, **options)
+    in_channels = getattr(genotype, "in_channels", 3)
+    flops = count_flops(model, input_size=(1, in_channels, input_size, input_size))
+    return {
+        "kind": genotype.kind,
+        "family": getattr(genotype, "family", genotype.kind),
+        "text": to_text(genotype),
+        "genotype": to_dict(genotype),
+        "build_options": options,
+        "num_classes": num_classes,
+        "input_size": input_size,
+        "params": count_parameters(model),
+        "params_with_auxiliary": count_parameters(model, include_auxiliary=True),
+        "flops": flops,
+        "macs": flops // 2,
+    }
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from nas import named
+
+    if args.list:
+        for name in named.names():
+            g = named.get(name)
+            print(f"{name:<20} {g.kind:<6} {to_text(g)[:90]}")
+        return 0
+    if not args.genotype:
+        raise NasError("show: expected a GENOTYPE (name, file, run dir, DARTS text or NB201 string) or --list")
+    _positive(args.channels, "--channels")
+    _positive(args.layers, "--layers")
+    _positive(args.num_classes, "--num-classes")
+    _positive(args.input_size, "--input-size")
+    genotype = parse_genotype(args.genotype)
+    info = describe(genotype, _build_options(genotype, args), args.num_classes, args.input_size)
+    info["source"] = args.genotype
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"genotype : {args.genotype} ({info['family']})")
+    if isinstance(genotype, DartsGenotype):
+        for cell in ("normal", "reduce"):
+            edges = getattr(genotype, cell)
+            print(f"{cell:<8} :")
+            for k in range(0, len(edges), 2):
+                a, b = edges[k], edges[k + 1]
+                print(f"  node {k // 2 + 2}: {a[0]}({a[1]}) + {b[0]}({b[1]})")
+            print(f"  concat : {list(getattr(genotype, cell + '_concat'))}")
+    else:
+        print(f"cells    : {info['text']}")
+    opts = ", ".join(f"{k}={v}" for k, v in info["build_options"].items())
+    print(f"network  : {opts or 'as the genotype says'}; {info['num_classes']} classes")
+    print(f"params   : {info['params']:,} ({info['params'] / 1e6:.2f}M) without auxiliary head")
+    if info["params_with_auxiliary"] != info["params"]:
+        print(f"           {info['params_with_auxiliary']:,} with auxiliary head")
+    side = info["input_size"]
+    print(f"FLOPs    : {info['flops'] / 1e6:.1f}M ({info['macs'] / 1e6:.1f}M multiply-adds) at {side}x{side}")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    genotype = parse_genotype(args.genotype)
+    if args.to == "json":
+        text = to_json(genotype)
+    elif args.to == "darts":
+        text = to_darts_text(genotype)  # type: ignore[arg-type]
+    else:
+        text = to_nb201_string(genotype)  # type: ignore[arg-type]
+    if args.out:
+        from pathlib import Path
+
+        try:
+            Path(args.out).write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise NasError(f"{args.out}: cannot write ({exc.strerror})") from None
+    else:
+        sys.stdout.write(text + "\n")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from search_spaces import get_space
+
+    _positive(args.n, "--n")
+    space = get_space(args.space)
+    rng = random.Random(args.seed)
+    for _ in range(args.n):
+        sys.stdout.write(to_json(space.sample(rng)) + "\n")
+    return 0
