@@ -314,9 +314,11 @@ def to_text(genotype: Genotype) -> str:
     if g.stem.channels:
         parts.append(f"stem {g.stem.kernel_size}x{g.stem.kernel_size}({g.stem.channels})")
     for s in g.stages:
-        down = "" if s.downsample == "none" else f"{s.downsample}" + (
-            f"({s.compression:g})" if s.downsample == "transition" else ""
-        ) + " "
+        down = (
+            ""
+            if s.downsample == "none"
+            else f"{s.downsample}" + (f"({s.compression:g})" if s.downsample == "transition" else "") + " "
+        )
         parts.append(f"{down}{s.depth}x {_block_text(s.block)}")
     parts.append(f"{'bn-relu ' if g.head.preact else ''}{g.head.pool}pool fc")
     return " | ".join(parts)

@@ -313,6 +313,8 @@ class ResNetBlock:
             raise _err("width", f"the inner width of {self.channels} channels is below 1")
         if inner % self.groups:
             raise _err("groups", f"inner width {inner} is not divisible by {self.groups} groups")
+        if self.kind == "basic" and self.channels % self.groups:
+            raise _err("groups", f"{self.channels} output channels are not divisible by {self.groups} groups")
         if self.se_reduction and self.channels // self.se_reduction < 1:
             raise _err("se_reduction", f"{self.channels} channels / {self.se_reduction} leaves no squeeze channel")
 

@@ -32,12 +32,7 @@ def register(name: str, genotype: Genotype) -> Genotype:
 def _load() -> None:
     # Importing the catalogues registers their genotypes; done lazily so that
     # `import nas.named` stays cheap and free of import cycles.
-    from nas.named import cells  # noqa: F401
-
-    try:
-        from nas.named import classic  # noqa: F401
-    except ImportError:  # pragma: no cover - classic networks are optional during development
-        pass
+    from nas.named import cells, classic  # noqa: F401
 
 
 def names() -> list[str]:
