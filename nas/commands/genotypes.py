@@ -53,6 +53,8 @@ def cmd_spaces(args: argparse.Namespace) -> int:
         row: dict[str, Any] = {
             "name": name,
             "size": space.size(),
+            # Spaces with ignored decisions also know how many *different* genotypes they hold.
+            "distinct": space.distinct_size() if hasattr(space, "distinct_size") else space.size(),
             "decisions": len(decisions),
             "description": space.description,
         }
@@ -62,9 +64,9 @@ def cmd_spaces(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'space':<10} {'size':>12} {'decisions':>9}  description")
+    print(f"{'space':<10} {'vectors':>10} {'genotypes':>10} {'decisions':>9}  description")
     for r in rows:
-        print(f"{r['name']:<10} {r['size']:>12.3g} {r['decisions']:>9}  {r['description']}")
+        print(f"{r['name']:<10} {r['size']:>10.3g} {r['distinct']:>10.3g} {r['decisions']:>9}  {r['description']}")
         for dname, choices in r.get("choices", {}).items():
             print(f"    {dname}: {', '.join(choices)}")
     return 0
