@@ -194,3 +194,13 @@ def test_nb201_string_matches_benchmark_order() -> None:
     g = from_nb201_string(s)
     assert to_nb201_string(g) == s
     assert g.ops == ("nor_conv_3x3",) * 3 + ("skip_connect",) + ("nor_conv_3x3",) * 2
+
+
+def test_named_nb201_cells_are_the_tables_best_and_collapse_cells(nb201_csv) -> None:
+    import csv
+
+    with open(nb201_csv, newline="") as f:
+        rows = {r["arch_str"]: r for r in csv.DictReader(f)}
+    best = max(rows.values(), key=lambda r: float(r["c10_test"]))
+    assert to_nb201_string(named.get("NB201_best")) == best["arch_str"]
+    assert float(rows[to_nb201_string(named.get("NB201_all_skip"))]["c10_test"]) == pytest.approx(54.30, abs=0.01)

@@ -147,7 +147,7 @@ def _nb201(*ops: str) -> NB201Genotype:
 #: The cell with the best CIFAR-10 test accuracy in NAS-Bench-201 (94.37%).
 NB201_BEST = register(
     "NB201_best",
-    _nb201("nor_conv_3x3", "nor_conv_3x3", "nor_conv_3x3", "skip_connect", "nor_conv_3x3", "nor_conv_3x3"),
+    _nb201("nor_conv_3x3", "nor_conv_3x3", "nor_conv_3x3", "skip_connect", "nor_conv_1x1", "nor_conv_3x3"),
 )
 #: The cell DARTS collapses to on NAS-Bench-201 (54.30%).
 NB201_ALL_SKIP = register("NB201_all_skip", _nb201(*["skip_connect"] * 6))
