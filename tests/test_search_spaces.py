@@ -448,8 +448,9 @@ def test_derived_darts_cells_are_points(cell: str) -> None:
 
 
 def test_nb201_best_cell_decisions() -> None:
-    # nor_conv_3x3 is op 3, skip_connect op 1, in the benchmark's edge order.
-    assert SPACE["nb201"].to_decisions(named.get("NB201_best")) == [3, 3, 3, 1, 3, 3]
+    # Ops: skip_connect 1, nor_conv_1x1 2, nor_conv_3x3 3; edges in the benchmark's order
+    # (1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2): the table's best cell has a 1x1 conv on 3<-1.
+    assert SPACE["nb201"].to_decisions(named.get("NB201_best")) == [3, 3, 3, 1, 2, 3]
 
 
 def _resnet_params(n: int, num_classes: int = 10) -> int:
