@@ -1,0 +1,212 @@
+"""Per-step time and peak memory of the DARTS supernet (lean vs. a plain reference) on CPU.
+
+Each (implementation, step kind, batch size) runs in a *fresh subprocess*, so its peak
+memory is that process's RSS high-water mark (``ru_maxrss``, which includes the Python
+and torch baseline of ~0.3 GB; ``base_rss_gb`` is the RSS after building the model and
+the batches, before the first step). Times are wall-clock per step (the best and the
+median of ``--steps`` steps after one warm-up step) plus process CPU time, which is
+less sensitive to other processes sharing the cores.
+
+Step kinds (CIFAR-sized inputs, C=16, 8 cells by default):
+
+* ``weights`` -- forward, backward, SGD step (momentum 0.9, weight decay 3e-4);
+* ``first``   -- a first-order architecture step on a validation batch, then the weight step;
+* ``second``  -- a second-order (unrolled) architecture step, then the weight step;
+* ``pc4-*``   -- the same with partial channels K=4 and edge normalisation (PC-DARTS).
+
+``--impl reference`` runs the plain one-module-per-operation network of
+``tests/test_darts_supernet.py`` (the reference ``MixedOp`` formulation, NCHW, its first
+order step back-propagating into every parameter as the reference does).
+
+    python benchmarks/bench_supernet.py --threads 2 --batch-sizes 32,64 --json-out bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_KINDS = ("weights", "first", "second", "pc4-weights", "pc4-first")
+
+
+def _rss_gb() -> float:
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e9
+
+
+def _peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux
+
+
+def _reference_model(args: argparse.Namespace, k: int, edge_norm: bool) -> Any:
+    spec = importlib.util.spec_from_file_location("_ref_supernet", ROOT / "tests" / "test_darts_supernet.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    class Reference(mod.RefNetwork):
+        def weight_parameters(self) -> list:
+            arch = {id(p) for p in self.arch_parameters()}
+            return [p for p in self.parameters() if id(p) not in arch]
+
+    return Reference(args.channels, 10, args.layers, k=k, edge_norm=edge_norm)
+
+
+def worker(args: argparse.Namespace) -> dict[str, Any]:
+    """Run one configuration in this process and return its measurements."""
+    import torch
+    import torch.nn.functional as F
+
+    from nas.darts import Architect, DartsSupernet
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    kind = args.kind
+    pc = kind.startswith("pc4-")
+    step_kind = kind.removeprefix("pc4-")
+    k, edge_norm = (4, True) if pc else (1, False)
+    if args.impl == "lean":
+        model = DartsSupernet(
+            channels=args.channels, layers=args.layers, partial_channels=k, edge_normalization=edge_norm
+        )
+    else:
+        model = _reference_model(args, k, edge_norm)
+    model.train()
+    B = args.batch_size
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(B, 3, args.size, args.size, generator=gen)
+    y = torch.randint(0, 10, (B,), generator=gen)
+    vx = torch.randn(B, 3, args.size, args.size, generator=gen)
+    vy = torch.randint(0, 10, (B,), generator=gen)
+    w_opt = torch.optim.SGD(model.weight_parameters(), lr=0.025, momentum=0.9, weight_decay=3e-4)
+    architect = None
+    if step_kind in ("first", "second"):
+        architect = Architect(model, second_order=step_kind == "second")
+    base = _rss_gb()
+
+    def weight_step() -> None:
+        w_opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        w_opt.step()
+
+    def step() -> None:
+        if architect is not None:
+            if args.impl == "reference" and step_kind == "first":
+                # the reference first-order step back-propagates into every parameter
+                architect.optimizer.zero_grad()
+                F.cross_entropy(model(vx), vy).backward()
+                architect.optimizer.step()
+            else:
+                architect.step(x, y, vx, vy, w_lr=0.025, w_optimizer=w_opt)
+        weight_step()
+
+    walls, cpus = [], []
+    for i in range(args.steps + 1):
+        t, c = time.perf_counter(), time.process_time()
+        step()
+        if i > 0:  # the first step warms up allocators and oneDNN primitives
+            walls.append(time.perf_counter() - t)
+            cpus.append(time.process_time() - c)
+    return {
+        "impl": args.impl,
+        "kind": kind,
+        "batch_size": B,
+        "threads": args.threads,
+        "steps": args.steps,
+        "best_s": min(walls),
+        "median_s": statistics.median(walls),
+        "cpu_best_s": min(cpus),
+        "base_rss_gb": base,
+        "peak_rss_gb": _peak_gb(),
+    }
+
+
+def run_config(args: argparse.Namespace, impl: str, kind: str, batch: int) -> dict[str, Any]:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--impl",
+        impl,
+        "--kind",
+        kind,
+        "--batch-size",
+        str(batch),
+        "--steps",
+        str(args.steps),
+        "--threads",
+        str(args.threads),
+        "--channels",
+        str(args.channels),
+        "--layers",
+        str(args.layers),
+        "--size",
+        str(args.size),
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    if out.returncode != 0:
+        return {"impl": impl, "kind": kind, "batch_size": batch, "error": out.stderr.strip().splitlines()[-1:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", type=int, default=3, help="measured steps per configuration (after one warm-up)")
+    p.add_argument("--batch-sizes", default="32,64", help="comma-separated batch sizes")
+    p.add_argument("--kinds", default=",".join(DEFAULT_KINDS), help="weights, first, second, pc4-weights, ...")
+    p.add_argument("--impl", default="lean", help="lean, reference, or both (comma-separated)")
+    p.add_argument("--second-order-batch", type=int, default=32, help="second order runs at this batch size only")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--channels", type=int, default=16)
+    p.add_argument("--layers", type=int, default=8)
+    p.add_argument("--size", type=int, default=32)
+    p.add_argument("--json-out", default=None, help="write the results as JSON here")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--kind", default="weights", help=argparse.SUPPRESS)
+    p.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return 0
+    impls = ["lean", "reference"] if args.impl == "both" else args.impl.split(",")
+    batches = [int(b) for b in args.batch_sizes.split(",") if b]
+    kinds = [k for k in args.kinds.split(",") if k]
+    results = []
+    print(f"{'impl':10s} {'step':14s} {'batch':>5s} {'best s':>8s} {'median s':>9s} {'cpu s':>7s} {'peak GB':>8s}")
+    for impl in impls:
+        for kind in kinds:
+            for batch in batches:
+                if kind.endswith("second") and batch != args.second_order_batch:
+                    continue
+                r = run_config(args, impl, kind, batch)
+                results.append(r)
+                if "error" in r:
+                    print(f"{impl:10s} {kind:14s} {batch:5d} error: {r['error']}")
+                    continue
+                print(
+                    f"{impl:10s} {kind:14s} {batch:5d} {r['best_s']:8.2f} {r['median_s']:9.2f} "
+                    f"{r['cpu_best_s']:7.2f} {r['peak_rss_gb']:8.2f}",
+                    flush=True,
+                )
+    doc = {"threads": args.threads, "channels": args.channels, "layers": args.layers, "size": args.size,
+           "memory": "peak RSS (ru_maxrss) of a fresh subprocess per configuration", "results": results}  # fmt: skip
+    print(json.dumps(doc))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(doc, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,21 @@
+"""Differentiable architecture search: supernets, the architecture optimizer, derivation.
+
+* :class:`DartsSupernet` -- the DARTS cell space (with PC-DARTS partial channels and
+  edge normalisation, Fair DARTS sigmoid weights as options);
+* :class:`NB201Supernet` -- the NAS-Bench-201 cell space;
+* :class:`Architect` -- first- and second-order DARTS architecture steps;
+* :func:`derive_darts_cell`, :func:`derive_nb201` -- genotypes from weights;
+* :func:`zero_one_loss` -- the Fair DARTS auxiliary loss.
+
+The search loop, its configuration and run directory live in :mod:`nas.darts.search`
+and :mod:`nas.darts.config`.
+"""
+
+from __future__ import annotations
+
+from nas.darts.architect import Architect
+from nas.darts.derive import derive_darts_cell, derive_nb201
+from nas.darts.nb201_supernet import NB201Supernet
+from nas.darts.supernet import DartsSupernet, zero_one_loss
+
+__all__ = ["Architect", "DartsSupernet", "NB201Supernet", "derive_darts_cell", "derive_nb201", "zero_one_loss"]
