@@ -1,0 +1,210 @@
+"""The validated configuration of a trial-based search on Ray Tune (one YAML file, overrides).
+
+One file says which controller proposes genotypes of which space, how a trial evaluates
+a genotype (train it with the shared trainer on a CIFAR-10 slice, or look it up in the
+NAS-Bench-201 table), and how trials are spread over Ray workers. ``options`` holds the
+options of several controllers at once (``options.evolution``, ``options.reinforce``...):
+only those of the chosen ``controller`` are used, so ``--set controller=reinforce``
+switches the method without editing the file.
+
+Fields in :data:`RUN_ONLY_FIELDS` say where and how fast the search runs (workers, GPUs,
+the cluster address); a run may be resumed with other values of them, but not with a
+different value of anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from nas.errors import NasError
+
+RUN_ONLY_FIELDS: frozenset[str] = frozenset(
+    {
+        "workers",
+        "cpus_per_trial",
+        "gpus_per_trial",
+        "address",
+        "data_dir",
+        "cache_dir",
+        "ray_tmpdir",
+        "object_store_mb",
+        "experiment_checkpoint_s",
+        "num_cpus",
+        "num_gpus",
+    }
+)
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    return value
+
+
+PosInt = Annotated[int, BeforeValidator(_no_bool), Field(gt=0)]
+NonNegInt = Annotated[int, BeforeValidator(_no_bool), Field(ge=0)]
+PosFloat = Annotated[float, BeforeValidator(_no_bool), Field(gt=0)]
+NonNegFloat = Annotated[float, BeforeValidator(_no_bool), Field(ge=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrialConfig(_Section):
+    """How one trial evaluates a genotype.
+
+    ``train``: build the network and train it with the shared trainer (``recipe`` plus
+    ``train`` overrides such as ``train_subset``; ``build_options`` override the recipe's
+    network options). ``nb201_table``: look the cell up in the NAS-Bench-201 table
+    (reward ``c10_valid_12ep``, cost ``cost_12ep_s``, report ``c10_test``) under the paper's
+    simulated ``budget_s``.
+    """
+
+    kind: Literal["train", "nb201_table"] = "train"
+    recipe: str = "quick"
+    epochs: PosInt | None = None
+    train: dict[str, Any] = Field(default_factory=dict)
+    build_options: dict[str, Any] = Field(default_factory=dict)
+    table: str | None = None
+    budget_s: PosFloat = 12_000.0
+    max_stale: PosInt = 1_000
+
+
+class SchedulerConfig(_Section):
+    """Early stopping of poor trials: ASHA or Hyperband (time unit: trained epochs)."""
+
+    kind: Literal["none", "asha", "hyperband"] = "none"
+    grace_period: PosInt = 1
+    reduction_factor: Annotated[float, BeforeValidator(_no_bool), Field(gt=1)] = 3.0
+
+
+class SearchConfig(_Section):
+    """A trial-based search: controller, space, trials, resources."""
+
+    controller: str
+    space: str
+    seed: NonNegInt = 0
+    num_trials: PosInt = 10
+    options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    trial: TrialConfig = Field(default_factory=TrialConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    epochs: PosInt | None = None  # shortcut for trial.epochs (what ``nas search --epochs`` sets)
+    max_failures: NonNegInt = 0  # retries of a crashed trial (from its checkpoint)
+    resume_errored: bool = True  # on restore, retry trials that had failed
+    # -- where and how fast (may change on resume) --------------------------
+    workers: PosInt = 1  # trials at once
+    cpus_per_trial: PosFloat = 1.0
+    gpus_per_trial: NonNegFloat = 0.0
+    address: str | None = None  # join a running Ray cluster (host:port or "auto"); else an embedded instance
+    num_cpus: PosInt | None = None  # of the embedded instance (default: this machine's)
+    num_gpus: NonNegInt | None = None  # of the embedded instance (default: detected)
+    data_dir: str | None = None
+    cache_dir: str | None = None  # decoded-dataset cache (default: nas.data's)
+    ray_tmpdir: str | None = None  # Ray's session files (default: RUN_DIR/ray, or a short /tmp path)
+    object_store_mb: PosInt = 200
+    experiment_checkpoint_s: NonNegFloat = 1.0  # how often Tune saves the experiment state
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            data = dict(data)
+            for key in ("controller", "space"):
+                if isinstance(data.get(key), str):
+                    data[key] = data[key].strip().lower()
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> SearchConfig:
+        from nas.controllers import controller_class, controller_options
+        from search_spaces import get_space
+
+        name = controller_class(self.controller).name  # unknown names raise with the known ones
+        object.__setattr__(self, "controller", name)
+        try:
+            get_space(self.space)
+        except NasError as exc:
+            raise NasError(f"space: {exc}") from None
+        for ctrl, opts in self.options.items():
+            known = controller_options(ctrl)
+            for key in opts:
+                if key not in known:
+                    raise NasError(f"options.{ctrl}: unknown option {key!r} (known: {', '.join(known) or 'none'})")
+        from nas.controllers import create_controller
+
+        options = {k: v for k, v in self.options.get(name, {}).items() if k != "storage"}  # no database yet
+        try:
+            create_controller(name, get_space(self.space), seed=self.seed, options=options)  # checks the values
+        except NasError as exc:
+            raise NasError(f"options.{exc}" if str(exc).startswith(name) else f"options.{name}: {exc}") from None
+        if self.trial.kind == "nb201_table" and self.space != "nb201":
+            raise NasError(f"trial.kind: nb201_table needs space nb201, got {self.space!r}")
+        return self
+
+    @property
+    def controller_options(self) -> dict[str, Any]:
+        """The options of the chosen controller."""
+        return dict(self.options.get(self.controller, {}))
+
+    @property
+    def trial_epochs(self) -> int | None:
+        return self.epochs if self.epochs is not None else self.trial.epochs
+
+    @property
+    def objectives(self) -> list[str]:
+        objectives = self.controller_options.get("objectives", ["accuracy"]) if self.controller == "optuna" else []
+        return [objectives] if isinstance(objectives, str) else list(objectives or ["accuracy"])
+
+    def compared(self) -> dict[str, Any]:
+        """The fields that define what the search computes (checked on resume)."""
+        return {k: v for k, v in self.model_dump(mode="json").items() if k not in RUN_ONLY_FIELDS}
+
+
+def load_config(
+    raw: Mapping[str, Any], *, source: str = "config", overridden: Mapping[str, str] | None = None
+) -> SearchConfig:
+    """Validate a merged mapping (file + overrides); errors name the file or flag and the field."""
+    from nas.darts.config import validation_error
+
+    try:
+        return SearchConfig.model_validate(dict(raw))
+    except NasError as exc:
+        raise NasError(f"{_origin(str(exc), source, overridden)}: {exc}") from None
+    except ValidationError as exc:
+        nested = _nested_nas_error(exc)
+        if nested is not None:
+            raise NasError(f"{_origin(str(nested), source, overridden)}: {nested}") from None
+        raise validation_error(exc, SearchConfig, source, overridden) from None
+
+
+def _origin(message: str, source: str, overridden: Mapping[str, str] | None) -> str:
+    """The flag that set the field a message starts with (``options.optuna.sampler: ...``), else the file."""
+    path = message.split(":", 1)[0].strip()
+    for key, flag in (overridden or {}).items():
+        if path == key or path.startswith(key + ".") or key.startswith(path + "."):
+            return flag
+    return source
+
+
+def _nested_nas_error(exc: ValidationError) -> NasError | None:
+    for err in exc.errors():
+        ctx = err.get("ctx") or {}
+        inner = ctx.get("error")
+        if isinstance(inner, NasError):
+            return inner
+    return None
+
+
+def load_config_file(path: str | Path, overrides: Mapping[str, Any] | None = None) -> SearchConfig:
+    """Read, override and validate a search config file (for tests, benchmarks and ``run_search``)."""
+    from nas.darts.config import apply_overrides, read_yaml
+
+    overrides = dict(overrides or {})
+    raw = apply_overrides(read_yaml(path), overrides)
+    flags = {k: f"--set {k}={v}" for k, v in overrides.items()}
+    return load_config(raw, source=Path(path).name, overridden=flags)

@@ -1,0 +1,454 @@
+"""Trial-based search on Ray Tune: searchers, the NB201 protocol through Tune, real trials, resume, bad input.
+
+Tests marked ``ray`` share one local Ray instance (session fixture) and must run serially.
+Tests that train through several fresh Ray worker processes (each imports torch and loads
+CIFAR-10), and the SIGKILL resume tests, which start their own drivers, are marked ``slow``:
+``pytest -m slow tests/test_tune_search.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nas.errors import NasError
+from nas.formats import load_genotype_file
+
+REPO = Path(__file__).resolve().parents[1]
+QUIET_ENV = {
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_AIR_NEW_OUTPUT": "0",
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+}
+
+
+# --------------------------------------------------------------------------- #
+# Fixtures
+# --------------------------------------------------------------------------- #
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray instance for the session (idempotent; Ray's files in a short temp dir)."""
+    os.environ.update(QUIET_ENV)
+    import ray
+
+    tmp = tempfile.mkdtemp(prefix="nas-rt-")
+    os.environ["RAY_TMPDIR"] = tmp
+    started = False
+    if not ray.is_initialized():
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            object_store_memory=200 * 2**20,
+            _temp_dir=tmp,
+        )
+        started = True
+    yield ray
+    if started:
+        ray.shutdown()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_config(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def train_config(controller: str, space: str = "nb201", **extra) -> dict:
+    """A tiny real-CIFAR-10 search: 200 training images, small networks, 1 epoch."""
+    cfg = {
+        "controller": controller,
+        "space": space,
+        "seed": 0,
+        "num_trials": 3,
+        "options": {"evolution": {"population_size": 2, "sample_size": 2}},
+        "trial": {
+            "kind": "train",
+            "recipe": "quick",
+            "epochs": 1,
+            "train": {"train_subset": 200, "val_fraction": 0.2, "test_subset": 100, "batch_size": 50},
+            "build_options": {"channels": 8, "cells_per_stage": 1} if space == "nb201" else {},
+        },
+        "workers": 2,
+        "cpus_per_trial": 1,
+    }
+    cfg["trial"]["train"]["tensorboard"] = False
+    for key, value in extra.items():
+        cfg[key] = value
+    return cfg
+
+
+# --------------------------------------------------------------------------- #
+# Searchers (no Ray runtime needed)
+# --------------------------------------------------------------------------- #
+
+
+def test_controller_searcher_limits_concurrency_and_finishes() -> None:
+    from ray.tune.search import Searcher
+
+    from nas.tune.searchers import ControllerSearcher
+
+    s = ControllerSearcher("random", "vgg", seed=0, max_trials=3, max_concurrent=2)
+    a, b = s.suggest("a"), s.suggest("b")
+    assert a["key"].startswith("00000-") and b["key"].startswith("00001-")
+    assert s.suggest("c") is None  # two running: wait
+    s.on_trial_complete("a", {"val_accuracy": 50.0})
+    assert s.suggest("c")["index"] == 2
+    assert s.suggest("d") == Searcher.FINISHED
+    s.on_trial_complete("b", None, error=True)
+    assert s.controller.num_failed == 1 and s.controller.num_observed == 1
+    s.on_trial_complete("zzz", {"val_accuracy": 1.0})  # unknown trial (retried after a restore): ignored
+    assert s.controller.num_observed == 1
+
+
+@pytest.mark.parametrize("controller", ["random", "evolution", "reinforce", "lstm"])
+def test_controller_searcher_save_restore_replays_the_same_suggestions(tmp_path: Path, controller: str) -> None:
+    from nas.tune.searchers import ControllerSearcher
+
+    def fresh() -> ControllerSearcher:
+        return ControllerSearcher(controller, "resnet", seed=1, options={}, max_trials=50)
+
+    s = fresh()
+    for i in range(6):
+        s.suggest(f"t{i}")
+        s.on_trial_complete(f"t{i}", {"val_accuracy": float(i * 7 % 11), "params": 1e5})
+    s.save(str(tmp_path / "state.json"))  # Tune's experiment checkpoint
+    lost = s.suggest("x1")  # asked, then the driver dies before the next checkpoint
+    restored = fresh()
+    restored.restore(str(tmp_path / "state.json"))
+    replay = restored.suggest("y1")
+    assert replay == lost  # same genotype, same key: the trial finds its own checkpoint
+    assert json.loads((tmp_path / "state.json").read_text())["controller"]["num_observed"] == 6
+
+
+def _optuna_searcher(db: Path, run_id: str = "run1"):
+    import functools
+
+    import optuna
+
+    from nas.controllers.optuna_controller import make_sampler
+    from nas.tune.searchers import NasOptunaSearch, define_by_run
+
+    return NasOptunaSearch(
+        space=functools.partial(define_by_run, space="nb201", encoding="categorical", run_id=run_id),
+        metric="val_accuracy",
+        mode="max",
+        sampler=make_sampler("tpe", 0),
+        study_name="nas",
+        storage=optuna.storages.RDBStorage(f"sqlite:///{db}"),
+        run_id=run_id,
+        max_concurrent=2,
+    )
+
+
+def test_optuna_searcher_reuses_a_trial_asked_before_a_kill_and_never_tells_twice(tmp_path: Path) -> None:
+    import optuna
+
+    db = tmp_path / "optuna.db"
+    s = _optuna_searcher(db)
+    first = s.suggest("t1")
+    s.save(str(tmp_path / "searcher.pkl"))  # experiment checkpoint
+    orphan = s.suggest("t2")  # asked, then the driver is killed before the next checkpoint
+    assert s.suggest("t3") is None  # concurrency limit of 2, without Tune's ConcurrencyLimiter
+    del s
+
+    s = _optuna_searcher(db)
+    s.restore(str(tmp_path / "searcher.pkl"))
+    again = s.suggest("t4")
+    assert again["key"] == orphan["key"] and again["genotype"] == orphan["genotype"]
+    s.on_trial_complete("t1", {"val_accuracy": 50.0, "epoch": 3, "epochs_total": 3})
+    s.on_trial_complete("t1", {"val_accuracy": 50.0, "epoch": 3, "epochs_total": 3})  # repeated: ignored
+    s.on_trial_complete("t4", {"val_accuracy": 40.0, "epoch": 1, "epochs_total": 3})  # stopped by ASHA
+    study = optuna.load_study(study_name="nas", storage=f"sqlite:///{db}")
+    states = [t.state for t in study.trials]
+    assert len(study.trials) == 2  # no trial asked twice
+    assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED]
+    assert first["key"] != again["key"]
+    other = _optuna_searcher(db, run_id="someone-else")  # another run's orphans are never taken
+    other.suggest("u1")
+    assert len(optuna.load_study(study_name="nas", storage=f"sqlite:///{db}").trials) == 3
+
+
+def test_searchers_pickle() -> None:
+    from nas.tune.searchers import ControllerSearcher
+
+    s = ControllerSearcher("lstm", "nb201", seed=0)
+    s.suggest("a")
+    assert pickle.loads(pickle.dumps(s)).live == s.live
+
+
+# --------------------------------------------------------------------------- #
+# Bad input: one-line errors before anything starts
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        ({"controller": "simulated_annealing"}, "controller: unknown controller 'simulated_annealing'"),
+        ({"space": "mobilenet"}, "space: search space 'mobilenet' is unknown"),
+        ({"controller": "optuna", "options": {"optuna": {"sampler": "grid-walk"}}}, "unknown sampler 'grid-walk'"),
+        ({"workers": 0}, "workers: expected a positive integer"),
+        ({"scheduler": {"kind": "pbt"}}, "scheduler.kind"),
+    ],
+)
+def test_bad_config_values_are_one_line_errors(tmp_path: Path, overrides: dict, needle: str) -> None:
+    from nas.tune.config import load_config_file
+
+    cfg = train_config("random")
+    cfg.update(overrides)
+    with pytest.raises(NasError) as err:
+        load_config_file(write_config(tmp_path / "c.yaml", cfg))
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_unknown_sampler_is_checked_before_ray(tmp_path: Path) -> None:
+    from nas.tune.entry import run_search
+
+    cfg = write_config(tmp_path / "c.yaml", train_config("optuna"))
+    start = time.perf_counter()
+    with pytest.raises(NasError, match="unknown sampler 'annealing'"):
+        run_search(cfg, ["options.optuna.sampler=annealing"], tmp_path / "run", progress=False)
+    assert time.perf_counter() - start < 5
+
+
+def test_unreachable_address_fails_fast(tmp_path: Path) -> None:
+    from nas.tune.entry import check_address, run_search
+
+    cfg = write_config(tmp_path / "c.yaml", nb201_config(budget=500))
+    start = time.perf_counter()
+    with pytest.raises(NasError) as err:
+        run_search(cfg, [], tmp_path / "run", address="127.0.0.1:9", progress=False)
+    assert "--address 127.0.0.1:9: no Ray cluster answers there" in str(err.value)
+    assert "\n" not in str(err.value)
+    with pytest.raises(NasError, match="expected HOST:PORT"):
+        check_address("nowhere")
+    assert time.perf_counter() - start < 15
+
+
+def test_unreadable_table_is_a_one_line_error(tmp_path: Path) -> None:
+    from nas.tune.entry import run_search
+
+    bad = tmp_path / "nb201.csv"
+    bad.write_text("arch_str\n|x|\n", encoding="utf-8")
+    cfg = write_config(tmp_path / "c.yaml", nb201_config(budget=500))
+    with pytest.raises(NasError, match="missing columns"):
+        run_search(cfg, [f"trial.table={bad}"], tmp_path / "run", progress=False)
+    with pytest.raises(NasError, match="cannot read it"):
+        run_search(cfg, [f"trial.table={tmp_path / 'none.csv'}"], tmp_path / "run2", progress=False)
+
+
+def test_a_run_directory_of_another_config_is_refused(tmp_path: Path, nb201_csv: Path, ray_local) -> None:
+    from nas.tune.entry import run_search
+
+    cfg = write_config(tmp_path / "c.yaml", nb201_config(budget=300, table=str(nb201_csv)))
+    run_search(cfg, [], tmp_path / "run", progress=False)
+    with pytest.raises(NasError, match="different config \\(seed differ"):
+        run_search(cfg, ["seed=3"], tmp_path / "run", progress=False)
+
+
+# --------------------------------------------------------------------------- #
+# NAS-Bench-201 through Ray Tune = in-process
+# --------------------------------------------------------------------------- #
+
+
+def nb201_config(budget: float, table: str | None = None, controller: str = "evolution") -> dict:
+    options = yaml.safe_load((REPO / "experiments" / "nb201_controllers.yaml").read_text())["options"]
+    return {
+        "controller": controller,
+        "space": "nb201",
+        "seed": 0,
+        "num_trials": 100000,
+        "options": options,
+        "trial": {"kind": "nb201_table", "table": table, "budget_s": budget},
+        "workers": 1,
+    }
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize(("controller", "seed"), [("evolution", 0), ("reinforce", 1), ("optuna", 2)])
+def test_nb201_protocol_through_ray_equals_in_process(
+    tmp_path: Path, nb201_csv: Path, ray_local, controller: str, seed: int
+) -> None:
+    from nas.nb201_protocol import run_search as in_process
+    from nas.nb201_table import NB201Table
+    from nas.tune.entry import run_search
+
+    budget = 1500.0
+    cfg = write_config(tmp_path / "c.yaml", nb201_config(budget, str(nb201_csv), controller))
+    assert run_search(cfg, [f"seed={seed}"], tmp_path / "run", progress=False) == 0
+    through_ray = json.loads((tmp_path / "run" / "nb201_result.json").read_text())
+    options = nb201_config(budget)["options"][controller]
+    expected = in_process(NB201Table.load(nb201_csv), controller, seed, options=options, budget_s=budget).as_dict()
+    expected["curve"] = [list(p) for p in expected["curve"]]
+    assert through_ray == expected
+    board = json.loads((tmp_path / "run" / "leaderboard.json").read_text())
+    assert len(board) == expected["queries"]  # one Tune trial per paid query; known cells made no trial
+    assert json.loads(load_genotype_file(tmp_path / "run").to_json()) == board[0]["genotype_json"]
+    assert board[0]["rank"] == 1
+
+
+# --------------------------------------------------------------------------- #
+# Real CIFAR-10 trials through Ray Tune
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.ray
+@pytest.mark.data
+def test_real_trials_export_leaderboard_and_genotype(tmp_path: Path, cifar10_dir: Path, ray_local) -> None:
+    from nas.tune.entry import LEADERBOARD_COLUMNS, run_search
+
+    cfg = write_config(tmp_path / "c.yaml", train_config("reinforce", data_dir=str(cifar10_dir)))
+    assert run_search(cfg, [], tmp_path / "run", progress=False) == 0
+    run = tmp_path / "run"
+    board = json.loads((run / "leaderboard.json").read_text())
+    assert len(board) == 3 and {r["status"] for r in board} == {"completed"}
+    assert len({r["key"] for r in board}) == 3
+    for r in board:
+        assert 0 <= r["val_accuracy"] <= 100 and r["params"] > 0 and r["flops"] > 0 and r["epochs"] == 1
+        assert r["trial_time_s"] > 0 and r["test_accuracy"] is not None
+    header = (run / "leaderboard.csv").read_text().splitlines()[0].split(",")
+    assert header == list(LEADERBOARD_COLUMNS)
+    genotype = load_genotype_file(run)
+    assert json.loads(genotype.to_json()) == board[0]["genotype_json"]
+    assert (run / "genotype.json").read_text() == genotype.to_json() + "\n"  # canonical JSON
+    state = json.loads((run / "controller_state.json").read_text())
+    assert state["controller"]["num_observed"] == 3
+    assert not (Path.home() / "ray_results").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+@pytest.mark.data
+def test_failing_trials_are_recorded_and_the_search_goes_on(tmp_path: Path, cifar10_dir: Path, ray_local) -> None:
+    from nas.tune.entry import run_search
+
+    cfg = train_config("random", data_dir=str(cifar10_dir), num_trials=2)
+    cfg["trial"]["train"].update({"lr": 1.0e12, "grad_clip": 0.0})  # diverges: NaN loss in every trial
+    assert run_search(write_config(tmp_path / "c.yaml", cfg), [], tmp_path / "run", progress=False) == 0
+    board = json.loads((tmp_path / "run" / "leaderboard.json").read_text())
+    assert len(board) == 2 and all(r["status"] == "failed" for r in board)
+    assert all("loss is" in (r["error"] or "") for r in board)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["failed"] == 2 and summary["best"] is None and not (tmp_path / "run" / "genotype.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+@pytest.mark.data
+def test_optuna_multi_objective_with_asha_and_sqlite(tmp_path: Path, cifar10_dir: Path, ray_local) -> None:
+    import optuna
+
+    from nas.tune.entry import run_search
+
+    cfg = train_config("optuna", data_dir=str(cifar10_dir), num_trials=3)
+    cfg["trial"]["epochs"] = 2
+    cfg["options"]["optuna"] = {"objectives": ["accuracy", "params"], "max_params": 60000}
+    cfg["scheduler"] = {"kind": "asha", "grace_period": 1, "reduction_factor": 2}
+    assert run_search(write_config(tmp_path / "c.yaml", cfg), [], tmp_path / "run", progress=False) == 0
+    run = tmp_path / "run"
+    board = json.loads((run / "leaderboard.json").read_text())
+    study = optuna.load_study(study_name="nas", storage=f"sqlite:///{run / 'optuna.db'}")
+    assert len(study.trials) == len(board) == 3
+    finished = {t.state for t in study.trials}
+    assert finished <= {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED}
+    pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
+    assert pruned == sum(r["status"] == "stopped early" for r in board)
+    front = json.loads((run / "pareto.json").read_text())
+    assert front["objectives"] == ["accuracy", "params"] and front["front"]
+    for r in front["front"]:
+        assert r["params"] <= 60000
+        assert not any(
+            o["val_accuracy"] >= r["val_accuracy"]
+            and o["params"] <= r["params"]
+            and o["key"] != r["key"]
+            and (o["val_accuracy"], o["params"]) != (r["val_accuracy"], r["params"])
+            for o in board
+            if o["status"] != "failed" and o["params"] <= 60000
+        )
+
+
+# --------------------------------------------------------------------------- #
+# Resume after SIGKILL of the driver
+# --------------------------------------------------------------------------- #
+
+DRIVER = """
+import sys
+from nas.tune.entry import run_search
+sys.exit(run_search(sys.argv[1], sys.argv[3:], sys.argv[2], progress=False))
+"""
+
+
+def _driver(config: Path, run: Path) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-c", DRIVER, str(config), str(run)], env=env, cwd=REPO)
+
+
+def _kill_mid_trial(proc: subprocess.Popen, run: Path, timeout_s: float = 240) -> None:
+    """SIGKILL the driver once one trial has finished and another is part-way through."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        progress = sorted(run.glob("trials/*/progress.json"))
+        states = [json.loads(p.read_text()) for p in progress if p.stat().st_size]
+        done = [s for s in states if s["epoch"] == s["epochs_total"]]
+        partial = [s for s in states if 0 < s["epoch"] < s["epochs_total"]]
+        if done and partial:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return
+        if proc.poll() is not None:
+            pytest.fail("the driver ended before it could be killed")
+        time.sleep(0.2)
+    proc.kill()
+    pytest.fail("no trial reached the middle of its training in time")
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+@pytest.mark.data
+@pytest.mark.parametrize("controller", ["evolution", "optuna"])
+def test_sigkill_then_rerun_loses_and_repeats_nothing(tmp_path: Path, cifar10_dir: Path, controller: str) -> None:
+    cfg = train_config(controller, data_dir=str(cifar10_dir), num_trials=4, workers=1)
+    cfg["trial"]["epochs"] = 4
+    config = write_config(tmp_path / "c.yaml", cfg)
+    run = tmp_path / "run"
+    _kill_mid_trial(_driver(config, run), run)
+    before = {p.parents[1].name: p.stat().st_mtime_ns for p in run.glob("trials/*/train/result.json")}
+    assert before  # at least one trial had finished
+
+    assert _driver(config, run).wait(timeout=600) == 0
+    board = json.loads((run / "leaderboard.json").read_text())
+    assert len(board) == 4 and len({r["key"] for r in board}) == 4
+    assert all(r["status"] == "completed" and r["epochs"] == 4 for r in board)
+    for key, mtime in before.items():  # finished trials were not trained again
+        assert (run / "trials" / key / "train" / "result.json").stat().st_mtime_ns == mtime
+    resumed = []
+    for r in board:
+        train_dir = run / "trials" / r["key"] / "train"
+        lines = (train_dir / "metrics.jsonl").read_text().splitlines()
+        assert [json.loads(x)["epoch"] for x in lines] == [1, 2, 3, 4]  # no epoch trained twice
+        resumed.append(json.loads((train_dir / "result.json").read_text())["resumed_from_epoch"])
+    assert any(e > 0 for e in resumed)  # the interrupted trial continued from its checkpoint
+    if controller == "optuna":
+        import optuna
+
+        study = optuna.load_study(study_name="nas", storage=f"sqlite:///{run / 'optuna.db'}")
+        assert len(study.trials) == 4
+        assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    else:
+        state = json.loads((run / "controller_state.json").read_text())
+        assert state["controller"]["num_observed"] == 4 and len(state["completed"]) == 4
