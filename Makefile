@@ -11,14 +11,14 @@ SHARED_DATA := $(abspath ../shared/data)
 export NAS_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),$(abspath data))
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,export]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 demo: setup
@@ -31,9 +31,6 @@ lint: setup
 
 test: lint
 	$(BIN)/python -m pytest -q
-
-bench: setup
-	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "nas.commands.models",  # models
     "nas.commands.train",  # train, evaluate
     "nas.commands.search",  # search, export
+    "nas.commands.report",  # report, cam
 )
 
 
@@ -28,13 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:  # a command still under construction
-            if exc.name == module_name:
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(module_name).register(sub)
     return parser
 
 

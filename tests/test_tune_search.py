@@ -452,3 +452,34 @@ def test_sigkill_then_rerun_loses_and_repeats_nothing(tmp_path: Path, cifar10_di
     else:
         state = json.loads((run / "controller_state.json").read_text())
         assert state["controller"]["num_observed"] == 4 and len(state["completed"]) == 4
+
+
+# --------------------------------------------------------------------------- #
+# `nas search` dispatches every trial-based controller to Ray Tune
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.ray
+def test_nas_search_cli_runs_a_trial_controller_and_exports(tmp_path: Path, nb201_csv: Path, ray_local, capsys) -> None:
+    from nas.cli import main
+
+    cfg = write_config(tmp_path / "c.yaml", nb201_config(600.0, str(nb201_csv), "random"))
+    out = tmp_path / "run"
+    assert main(["search", "--config", str(cfg), "--out", str(out), "--no-progress", "--workers", "1"]) == 0
+    assert "best: val" in capsys.readouterr().out
+    assert json.loads((out / "search_config.json").read_text())["config"]["controller"] == "random"
+    assert main(["export", str(out), "--format", "nb201"]) == 0
+    assert capsys.readouterr().out.strip() == str(load_genotype_file(out / "genotype.json"))
+
+
+def test_nas_search_cli_flag_errors(tmp_path: Path, capsys) -> None:
+    from nas.cli import main
+
+    darts = str(REPO / "experiments" / "quickstart.yaml")
+    assert main(["search", "--config", darts, "--workers", "2", "--out", str(tmp_path / "a")]) == 2
+    assert "--workers: only for trial-based controllers" in capsys.readouterr().err
+    cfg = str(REPO / "experiments" / "nb201_controllers.yaml")
+    assert main(["search", "--config", cfg, "--set", "controller=hillclimb", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "controller" in err and "hillclimb" in err and "evolution" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

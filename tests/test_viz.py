@@ -69,6 +69,18 @@ def test_auto_falls_back_to_matplotlib_without_dot(tmp_path, monkeypatch):
     _png_ok(diagrams.draw_genotype(named.get("DARTS_V2"), tmp_path / "b.png", engine="auto"))
 
 
+def test_nas_show_draws_a_diagram(tmp_path, capsys):
+    from nas.cli import main
+
+    out = tmp_path / "cells" / "nb201.png"
+    assert main(["show", "NB201_best", "--diagram", str(out), "--engine", "matplotlib"]) == 0
+    assert f"diagram  : {out}" in capsys.readouterr().out
+    with PILImage.open(out) as image:
+        assert image.width > 200 and image.height > 100
+    assert main(["show", "resnet20", "--diagram", str(tmp_path / "r.pdf")]) == 2
+    assert "expected a file name ending in .png or .svg" in capsys.readouterr().err
+
+
 def test_dot_text_has_every_edge_and_concat():
     g = named.get("NASNet")
     dot = diagrams.genotype_to_dot(g)

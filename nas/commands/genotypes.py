@@ -28,6 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-classes", type=int, default=10)
     p.add_argument("--input-size", type=int, default=32, help="side of the square input for FLOPs")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--diagram", metavar="FILE", help="also draw the cells (or the macro skeleton) to FILE (.png or .svg)"
+    )
+    p.add_argument(
+        "--engine",
+        choices=("auto", "graphviz", "matplotlib"),
+        default="auto",
+        help="how to draw --diagram (auto: Graphviz's dot when installed, else matplotlib)",
+    )
     p.set_defaults(handler=cmd_show)
 
     p = sub.add_parser("convert", help="convert a genotype between formats")
@@ -137,6 +146,15 @@ def cmd_show(args: argparse.Namespace) -> int:
     genotype = parse_genotype(args.genotype)
     info = describe(genotype, _build_options(genotype, args), args.num_classes, args.input_size)
     info["source"] = args.genotype
+    if args.diagram:
+        from nas.viz.diagrams import draw_genotype
+
+        try:
+            info["diagram"] = str(draw_genotype(genotype, args.diagram, engine=args.engine, title=args.genotype[:60]))
+        except OSError as exc:
+            raise NasError(
+                f"--diagram {args.diagram}: cannot write ({exc.strerror or exc.__class__.__name__})"
+            ) from None
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -158,6 +176,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"           {info['params_with_auxiliary']:,} with auxiliary head")
     side = info["input_size"]
     print(f"FLOPs    : {info['flops'] / 1e6:.1f}M ({info['macs'] / 1e6:.1f}M multiply-adds) at {side}x{side}")
+    if "diagram" in info:
+        print(f"diagram  : {info['diagram']}")
     return 0
 
 
