@@ -385,6 +385,7 @@ def _write_darts_run(run) -> None:
         for cell in ("normal", "reduce"):
             rows = [[rng.random() for _ in DARTS_SEARCH_OPS] for _ in range(5)]  # a two-node search cell
             weights[cell] = [[v / sum(r) for v in r] for r in rows]
+            weights[f"{cell}_edges"] = [rng.random() for _ in rows]  # PC-DARTS edge normalisation: one per edge
         history.append(
             {
                 "epoch": e,

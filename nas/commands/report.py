@@ -222,6 +222,15 @@ def _train_section(name: str, run: Path, figs: Path, engine: str) -> tuple[Any, 
     return section, float(value) if isinstance(value, (int, float)) else None
 
 
+def _op_weight_cells(arch_weights: Mapping[str, Any]) -> dict[str, Any]:
+    """The cells' ``[edge][op]`` matrices, without PC-DARTS's per-edge weights (one number per edge)."""
+    return {
+        cell: rows
+        for cell, rows in arch_weights.items()
+        if isinstance(rows, list) and rows and all(isinstance(row, list) for row in rows)
+    }
+
+
 def _ops_for(count: int, alphas: Mapping[str, Any]) -> list[str]:
     from nas.genotype import DARTS_SEARCH_OPS, NB201_OPS
 
@@ -266,7 +275,11 @@ def _darts_section(name: str, run: Path, figs: Path, engine: str) -> Any:
     one_based = [{**r, "epoch": int(r.get("epoch", i)) + 1} for i, r in enumerate(history)]
     if history:
         images.append(Image(plot_training_curves(one_based, figs / f"{stem}_search_curves.png"), "Supernet training."))
-    weights = [{"epoch": r["epoch"], **r["arch_weights"]} for r in one_based if isinstance(r.get("arch_weights"), dict)]
+    weights = [
+        {"epoch": r["epoch"], **_op_weight_cells(r["arch_weights"])}
+        for r in one_based
+        if isinstance(r.get("arch_weights"), dict) and _op_weight_cells(r["arch_weights"])
+    ]
     if weights:
         first = next(iter(weights[0][k] for k in weights[0] if k != "epoch"))
         ops = _ops_for(len(first[0]) if first else 0, alphas)
