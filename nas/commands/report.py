@@ -337,14 +337,23 @@ def _trials_section(name: str, run: Path, figs: Path, engine: str) -> Any:
     if any(isinstance(r.get("val_accuracy"), (int, float)) for r in ordered):
         path = plot_search_progress(ordered, figs / f"{stem}_progress.png", metric="val_accuracy")
         images.append(Image(path, "Validation accuracy of each trial and the best so far."))
+    # The same trials as the search's own pareto.json: completed (not stopped early by ASHA,
+    # whose accuracy is from fewer epochs) and within the constraints (e.g. a parameter budget).
     sized = [
         r
         for r in ordered
-        if isinstance(r.get("params"), (int, float)) and isinstance(r.get("val_accuracy"), (int, float))
+        if isinstance(r.get("params"), (int, float))
+        and isinstance(r.get("val_accuracy"), (int, float))
+        and r.get("status", "completed") == "completed"
+        and r.get("feasible", True) is not False
     ]
     if len(sized) >= 2:
         path = plot_pareto(sized, figs / f"{stem}_pareto.png", x="params", y="val_accuracy", label_key="rank")
-        images.append(Image(path, "Accuracy against parameters; the Pareto front is labelled with leaderboard ranks."))
+        caption = (
+            "Accuracy against parameters of the completed trials within the constraints; "
+            "the Pareto front is labelled with leaderboard ranks."
+        )
+        images.append(Image(path, caption))
     return Section(f"Search: {name}", text=f"Trial-based search {run}.", code=str(best.get("genotype") or ""),
                    tables=tables, images=images)  # fmt: skip
 
