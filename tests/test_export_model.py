@@ -76,7 +76,6 @@ def test_onnx_roundtrip_with_onnxruntime(tmp_path, example, name):
     assert out.shape == (5, 10)
 
 
-@pytest.mark.slow
 def test_onnx_dynamo_exporter(tmp_path, example):
     pytest.importorskip("onnxruntime", reason="needs onnxruntime")
     if importlib.util.find_spec("onnxscript") is None:

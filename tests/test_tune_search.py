@@ -331,7 +331,6 @@ def test_real_trials_export_leaderboard_and_genotype(tmp_path: Path, cifar10_dir
     assert not (Path.home() / "ray_results").exists()
 
 
-@pytest.mark.slow
 @pytest.mark.ray
 @pytest.mark.data
 def test_failing_trials_are_recorded_and_the_search_goes_on(tmp_path: Path, cifar10_dir: Path, ray_local) -> None:
@@ -347,7 +346,6 @@ def test_failing_trials_are_recorded_and_the_search_goes_on(tmp_path: Path, cifa
     assert summary["failed"] == 2 and summary["best"] is None and not (tmp_path / "run" / "genotype.json").exists()
 
 
-@pytest.mark.slow
 @pytest.mark.ray
 @pytest.mark.data
 def test_optuna_multi_objective_with_asha_and_sqlite(tmp_path: Path, cifar10_dir: Path, ray_local) -> None:
@@ -417,7 +415,6 @@ def _kill_mid_trial(proc: subprocess.Popen, run: Path, timeout_s: float = 240) -
     pytest.fail("no trial reached the middle of its training in time")
 
 
-@pytest.mark.slow
 @pytest.mark.ray
 @pytest.mark.data
 @pytest.mark.parametrize("controller", ["evolution", "optuna"])

@@ -507,7 +507,6 @@ def test_report_command_errors(tmp_path):
         build_report([str(run)], tmp_path / "out")
 
 
-@pytest.mark.slow
 def test_report_of_a_real_darts_search(tmp_path):
     from nas.commands.report import build_report
     from nas.darts.config import load_config
