@@ -24,7 +24,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from nas.darts.config import apply_overrides, load_config, read_yaml  # noqa: E402
+from nas.config_io import apply_overrides, read_yaml  # noqa: E402
+from nas.darts.config import load_config  # noqa: E402
 from nas.darts.search import run_search  # noqa: E402
 from nas.nb201_table import NB201Table, find_table  # noqa: E402
 
@@ -51,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from nas.darts.config import parse_override
+    from nas.config_io import parse_override
 
     args = parse_args(argv)
     base = read_yaml(args.config)

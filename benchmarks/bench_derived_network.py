@@ -41,34 +41,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas.genotype import DartsGenotype
+from nas import named  # noqa: E402
 from nas.metrics import count_parameters
 from nas.networks.darts_network import DartsNetwork
 
-DARTS_V2 = DartsGenotype(
-    normal=[
-        ("sep_conv_3x3", 0),
-        ("sep_conv_3x3", 1),
-        ("sep_conv_3x3", 0),
-        ("sep_conv_3x3", 1),
-        ("sep_conv_3x3", 1),
-        ("skip_connect", 0),
-        ("skip_connect", 0),
-        ("dil_conv_3x3", 2),
-    ],
-    normal_concat=[2, 3, 4, 5],
-    reduce=[
-        ("max_pool_3x3", 0),
-        ("max_pool_3x3", 1),
-        ("skip_connect", 2),
-        ("max_pool_3x3", 1),
-        ("max_pool_3x3", 0),
-        ("skip_connect", 2),
-        ("skip_connect", 2),
-        ("max_pool_3x3", 1),
-    ],
-    reduce_concat=[2, 3, 4, 5],
-)
+DARTS_V2 = named.get("DARTS_V2")  # the published cell (nas/named/cells.py)
 
 #: name -> (channels, layers, reference s/step range on this CPU)
 SIZES: dict[str, tuple[int, int, tuple[float, float]]] = {

@@ -29,8 +29,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from nas.config_io import read_yaml  # noqa: E402
 from nas.controllers import list_controllers  # noqa: E402
-from nas.darts.config import read_yaml  # noqa: E402
 from nas.nb201_protocol import BUDGET_S, CHECKPOINTS_S, PUBLISHED, run_search, summarize  # noqa: E402
 from nas.nb201_table import NB201Table, find_table  # noqa: E402
 

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nas import named
 from nas.errors import NasError
 from nas.genotype import DARTS_OPS, NB201_OPS, DartsGenotype, NB201Genotype
 from nas.metrics import ModelSummary, count_flops, count_macs, count_parameters, summarize
@@ -25,30 +26,7 @@ from nas.networks.darts_network import DartsNetwork
 from nas.networks.nb201_network import NB201Network
 from nas.ops import OPS, FactorizedReduce, SepConv, Zero, drop_path, is_relu_first, make_op, shareable_key
 
-DARTS_V2 = DartsGenotype(
-    normal=[
-        ("sep_conv_3x3", 0),
-        ("sep_conv_3x3", 1),
-        ("sep_conv_3x3", 0),
-        ("sep_conv_3x3", 1),
-        ("sep_conv_3x3", 1),
-        ("skip_connect", 0),
-        ("skip_connect", 0),
-        ("dil_conv_3x3", 2),
-    ],
-    normal_concat=[2, 3, 4, 5],
-    reduce=[
-        ("max_pool_3x3", 0),
-        ("max_pool_3x3", 1),
-        ("skip_connect", 2),
-        ("max_pool_3x3", 1),
-        ("max_pool_3x3", 0),
-        ("skip_connect", 2),
-        ("skip_connect", 2),
-        ("max_pool_3x3", 1),
-    ],
-    reduce_concat=[2, 3, 4, 5],
-)
+DARTS_V2 = named.get("DARTS_V2")  # the published cell (nas/named/cells.py)
 
 # The DARTS code's NASNet and AmoebaNet cells: five nodes, concat lists that skip nodes.
 NASNET = DartsGenotype(

@@ -144,7 +144,7 @@ def _is_main_process() -> bool:
 
 
 def search_command(args: argparse.Namespace) -> int:
-    from nas.darts.config import apply_overrides, parse_override, read_yaml
+    from nas.config_io import apply_overrides, parse_override, read_yaml
 
     config_path = Path(args.config)
     raw = read_yaml(config_path)

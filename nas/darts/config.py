@@ -11,30 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from nas.errors import NasError
+from nas.config_io import (  # noqa: F401  (re-exported: the DARTS config's public helpers)
+    Fraction,
+    NonNegFloat,
+    NonNegInt,
+    PosFloat,
+    PosInt,
+    apply_overrides,
+    parse_override,
+    read_yaml,
+    validation_error,
+)
 
 # Fields that only say *where/how* a run executes, not *what* it computes: a run may be
 # resumed with different values (another data directory, checkpoints more often).
 RUN_ONLY_FIELDS: frozenset[str] = frozenset({"data_dir", "device", "checkpoint_every_steps", "threads"})
-
-
-def _no_bool(value: Any) -> Any:
-    # YAML `yes`/`true` must not silently become 1 in a numeric field.
-    if isinstance(value, bool):
-        raise ValueError(f"expected a number, got {str(value).lower()}")
-    return value
-
-
-PosInt = Annotated[int, BeforeValidator(_no_bool), Field(gt=0)]
-NonNegInt = Annotated[int, BeforeValidator(_no_bool), Field(ge=0)]
-PosFloat = Annotated[float, BeforeValidator(_no_bool), Field(gt=0)]
-NonNegFloat = Annotated[float, BeforeValidator(_no_bool), Field(ge=0)]
-Fraction = Annotated[float, BeforeValidator(_no_bool), Field(gt=0, lt=1)]
 
 
 class _Section(BaseModel):
@@ -150,140 +145,8 @@ class DartsSearchConfig(_Section):
 
 
 # --------------------------------------------------------------------------- #
-# Loading, overrides and one-line errors
+# Loading
 # --------------------------------------------------------------------------- #
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """The mapping in a YAML file; unreadable or non-mapping files are one-line errors."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NasError(f"{p}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NasError(f"{p}: cannot read config file ({exc.__class__.__name__})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise NasError(f"{p.name}: not valid YAML{where}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise NasError(f"{p.name}: expected a mapping of keys to values, got {type(data).__name__}")
-    return data
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """``key.sub=value`` -> (``key.sub``, YAML-parsed value), so ``3``, ``true`` and ``null`` are typed."""
-    key, sep, value = text.partition("=")
-    key = key.strip()
-    if not sep or not key or any(not part for part in key.split(".")):
-        raise NasError(f"--set {text}: expected key=value (e.g. epochs=5 or guards.max_skip=2)")
-    try:
-        parsed = yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError:
-        parsed = value
-    return key, parsed
-
-
-def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``raw`` with dotted ``overrides`` set (sections created as needed)."""
-
-    def copy(value: Any) -> Any:
-        return {k: copy(v) for k, v in value.items()} if isinstance(value, dict) else value
-
-    data = copy(dict(raw))
-    for key, value in overrides.items():
-        parts = key.split(".")
-        node = data
-        for i, part in enumerate(parts[:-1]):
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise NasError(f"--set {key}: {'.'.join(parts[: i + 1])} is not a section")
-            node = child
-        node[parts[-1]] = value
-    return data
-
-
-def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    for part in loc:
-        field = model.model_fields.get(str(part))
-        ann = getattr(field, "annotation", None)
-        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
-            return None
-        model = ann
-    return model
-
-
-def _describe(err: Mapping[str, Any], model: type[BaseModel]) -> tuple[str, str]:
-    """(dotted field, readable message) of one pydantic error."""
-    loc = tuple(err.get("loc", ()))
-    path = ".".join(str(p) for p in loc)
-    kind = err.get("type", "")
-    ctx = err.get("ctx") or {}
-    got = err.get("input")
-    got_text = repr(got) if isinstance(got, str) else yaml.safe_dump(got, default_flow_style=True).strip()
-    got_text = got_text.removesuffix("...").strip()
-    if kind == "extra_forbidden":
-        parent = _model_at(model, loc[:-1])
-        known = f" (known: {', '.join(parent.model_fields)})" if parent is not None else ""
-        return path, f"unknown key{known}"
-    if kind == "missing":
-        if loc and isinstance(loc[-1], int):
-            return ".".join(str(p) for p in loc[:-1]), f"expected {loc[-1] + 1} values, got fewer"
-        return path, "required"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return path, f"expected an integer, got {got_text}"
-    if kind in ("float_type", "float_parsing"):
-        return path, f"expected a number, got {got_text}"
-    if kind in ("bool_type", "bool_parsing"):
-        return path, f"expected true or false, got {got_text}"
-    if kind in ("string_type",):
-        return path, f"expected a string, got {got_text}"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return path, f"expected a section (a mapping of keys), got {got_text}"
-    if kind in ("tuple_type", "too_short", "too_long"):
-        return path, f"expected a list of {ctx.get('expected', 'the right number of')} values, got {got_text}"
-    if kind == "literal_error":
-        return path, f"expected one of {ctx.get('expected', '?')}, got {got_text}"
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        is_int = isinstance(got, int)
-        bounds = {
-            "greater_than": f"> {ctx.get('gt')}",
-            "greater_than_equal": f">= {ctx.get('ge')}",
-            "less_than": f"< {ctx.get('lt')}",
-            "less_than_equal": f"<= {ctx.get('le')}",
-        }[kind]
-        if is_int and kind == "greater_than" and ctx.get("gt") == 0:
-            return path, f"expected a positive integer, got {got_text}"
-        if is_int and kind == "greater_than_equal" and ctx.get("ge") == 0:
-            return path, f"expected a non-negative integer, got {got_text}"
-        if path.endswith(("val_fraction", "betas.0", "betas.1")):
-            return path, f"expected a fraction strictly between 0 and 1, got {got_text}"
-        return path, f"expected a {'integer' if is_int else 'number'} {bounds}, got {got_text}"
-    message = str(err.get("msg", "invalid value"))
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    if kind == "value_error" and ": " in message and not path:
-        path, _, message = message.partition(": ")  # model validators name their own field
-        return path, message
-    return path, f"{message[:1].lower()}{message[1:]}" + ("" if "got" in message else f", got {got_text}")
-
-
-def validation_error(
-    exc: ValidationError, model: type[BaseModel], source: str, overridden: Mapping[str, str] | None = None
-) -> NasError:
-    """Turn the first pydantic error into one line naming the file (or flag) and the field."""
-    err = exc.errors()[0]
-    path, message = _describe(err, model)
-    flags = overridden or {}
-    origin = next((flag for key, flag in flags.items() if path == key or path.startswith(key + ".")), source)
-    return NasError(f"{origin}: {path}: {message}" if path else f"{origin}: {message}")
 
 
 def load_config(

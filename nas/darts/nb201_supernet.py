@@ -28,7 +28,7 @@ from nas.darts.mixed_ops import MixedCell, op_kind
 from nas.darts.supernet import WEIGHTINGS, check_ops, op_weights
 from nas.errors import NasError
 from nas.genotype import NB201_OPS, NB201Genotype
-from nas.networks.nb201_network import ResNetBasicblock
+from nas.networks.nb201_network import ResNetBasicblock, stage_plan
 
 __all__ = ["NB201Supernet"]
 
@@ -84,11 +84,9 @@ class NB201Supernet(nn.Module):
         self.weighting, self.partial_channels = weighting, K
 
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
-        widths = [C] * N + [2 * C] + [2 * C] * N + [4 * C] + [4 * C] * N
-        reductions = [False] * N + [True] + [False] * N + [True] + [False] * N
         self.cells = nn.ModuleList()
         C_prev = C
-        for C_curr, reduction in zip(widths, reductions):
+        for C_curr, reduction in stage_plan(C, N):
             if reduction:
                 self.cells.append(ResNetBasicblock(C_prev, C_curr, 2))
             else:

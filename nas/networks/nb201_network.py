@@ -114,6 +114,15 @@ class ResNetBasicblock(nn.Module):
         return residual + out
 
 
+def stage_plan(C: int, N: int) -> list[tuple[int, bool]]:
+    """``(width, is_reduction)`` of every cell position: N cells at C, a residual
+    reduction, N at 2C, another, N at 4C (the NAS-Bench-201 skeleton, shared by the
+    derived network and the supernet)."""
+    widths = [C] * N + [2 * C] + [2 * C] * N + [4 * C] + [4 * C] * N
+    reductions = [False] * N + [True] + [False] * N + [True] + [False] * N
+    return list(zip(widths, reductions))
+
+
 class NB201Network(nn.Module):
     """The NAS-Bench-201 CIFAR network of ``genotype`` (benchmark defaults: C=16, N=5)."""
 
@@ -136,11 +145,9 @@ class NB201Network(nn.Module):
         self._memory_format = parse_memory_format(memory_format)
         self.genotype = genotype
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(C))
-        widths = [C] * N + [2 * C] + [2 * C] * N + [4 * C] + [4 * C] * N
-        reductions = [False] * N + [True] + [False] * N + [True] + [False] * N
         self.cells = nn.ModuleList()
         C_prev = C
-        for C_curr, reduction in zip(widths, reductions):
+        for C_curr, reduction in stage_plan(C, N):
             if reduction:
                 self.cells.append(ResNetBasicblock(C_prev, C_curr, 2))
             else:

@@ -20,6 +20,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from nas.config_io import (
+    NonNegFloat,
+    NonNegInt,
+    PosFloat,
+    PosInt,
+    apply_overrides,
+    no_bool,
+    read_yaml,
+    validation_error,
+)
 from nas.errors import NasError
 
 RUN_ONLY_FIELDS: frozenset[str] = frozenset(
@@ -37,18 +47,6 @@ RUN_ONLY_FIELDS: frozenset[str] = frozenset(
         "num_gpus",
     }
 )
-
-
-def _no_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError(f"expected a number, got {str(value).lower()}")
-    return value
-
-
-PosInt = Annotated[int, BeforeValidator(_no_bool), Field(gt=0)]
-NonNegInt = Annotated[int, BeforeValidator(_no_bool), Field(ge=0)]
-PosFloat = Annotated[float, BeforeValidator(_no_bool), Field(gt=0)]
-NonNegFloat = Annotated[float, BeforeValidator(_no_bool), Field(ge=0)]
 
 
 class _Section(BaseModel):
@@ -80,7 +78,7 @@ class SchedulerConfig(_Section):
 
     kind: Literal["none", "asha", "hyperband"] = "none"
     grace_period: PosInt = 1
-    reduction_factor: Annotated[float, BeforeValidator(_no_bool), Field(gt=1)] = 3.0
+    reduction_factor: Annotated[float, BeforeValidator(no_bool), Field(gt=1)] = 3.0
 
 
 class SearchConfig(_Section):
@@ -169,8 +167,6 @@ def load_config(
     raw: Mapping[str, Any], *, source: str = "config", overridden: Mapping[str, str] | None = None
 ) -> SearchConfig:
     """Validate a merged mapping (file + overrides); errors name the file or flag and the field."""
-    from nas.darts.config import validation_error
-
     try:
         return SearchConfig.model_validate(dict(raw))
     except NasError as exc:
@@ -202,8 +198,6 @@ def _nested_nas_error(exc: ValidationError) -> NasError | None:
 
 def load_config_file(path: str | Path, overrides: Mapping[str, Any] | None = None) -> SearchConfig:
     """Read, override and validate a search config file (for tests, benchmarks and ``run_search``)."""
-    from nas.darts.config import apply_overrides, read_yaml
-
     overrides = dict(overrides or {})
     raw = apply_overrides(read_yaml(path), overrides)
     flags = {k: f"--set {k}={v}" for k, v in overrides.items()}

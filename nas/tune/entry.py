@@ -621,7 +621,7 @@ def run_search(
     echo: Echo = print,
 ) -> int:
     """Everything ``nas search --config FILE`` does for these controllers; returns the exit status."""
-    from nas.darts.config import parse_override
+    from nas.config_io import parse_override
 
     values: dict[str, Any] = {}
     for text in overrides:
