@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from nas.errors import NasError
 
@@ -19,13 +20,21 @@ COMMAND_MODULES: tuple[str, ...] = (
     "nas.commands.genotypes",  # spaces, show, convert, sample
     "nas.commands.models",  # models
     "nas.commands.train",  # train, evaluate
-    "nas.commands.search",  # search, export
+    "nas.commands.search",  # search
+    "nas.commands.export",  # export
     "nas.commands.report",  # report, cam
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``nas CMD: error: ...``) like every other error, not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nas", description="Neural architecture search toolkit for CIFAR-10.")
+    parser = OneLineParser(prog="nas", description="Neural architecture search toolkit for CIFAR-10.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for module_name in COMMAND_MODULES:

@@ -30,6 +30,26 @@ PosFloat = Annotated[float, BeforeValidator(no_bool), Field(gt=0)]
 NonNegFloat = Annotated[float, BeforeValidator(no_bool), Field(ge=0)]
 Fraction = Annotated[float, BeforeValidator(no_bool), Field(gt=0, lt=1)]
 
+#: Largest seed every library we seed accepts (numpy's legacy ``np.random.seed`` takes < 2**32).
+MAX_SEED = 2**32 - 1
+#: A random seed: an integer that python, numpy and torch all accept.
+Seed = Annotated[int, BeforeValidator(no_bool), Field(ge=0, le=MAX_SEED)]
+
+
+def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
+    """``"0,1,2"`` -> ``[0, 1, 2]``: distinct integers in ``0..MAX_SEED``, or a one-line error naming ``flag``."""
+    seeds = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit():
+            raise NasError(f"{flag}: expected comma-separated non-negative integers like 0,1,2, got {text!r}")
+        if int(part) > MAX_SEED:
+            raise NasError(f"{flag}: seed {part} is too large (expected 0 to {MAX_SEED})")
+        seeds.append(int(part))
+    if len(set(seeds)) != len(seeds):
+        raise NasError(f"{flag}: repeated seed in {text!r}")
+    return seeds
+
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """The mapping in a YAML file; unreadable or non-mapping files are one-line errors."""

@@ -18,13 +18,14 @@ import torch
 import yaml
 
 from nas.cli import main as cli_main
-from nas.commands.search import edge_agreement, export_genotype, format_agreement, op_agreement
+from nas.commands.export import export_genotype
 from nas.darts.config import DartsSearchConfig, apply_overrides, load_config, load_config_file
 from nas.darts.guards import early_stop, skip_counts
 from nas.darts.search import run_search
 from nas.errors import NasError
 from nas.formats import from_darts_text, from_nb201_string, load_genotype_file, parse_genotype
 from nas.genotype import DartsGenotype, NB201Genotype
+from nas.search.agreement import edge_agreement, format_agreement, op_agreement
 
 REPO = Path(__file__).resolve().parents[1]
 
