@@ -622,4 +622,5 @@ def test_conv1x1_stride2_matches_a_strided_convolution(channels: int, size: int)
     g_ours = torch.autograd.grad(ours.square().sum(), (x, weight))
     g_ref = torch.autograd.grad(ref.square().sum(), (x, weight))
     for a, b in zip(g_ours, g_ref):
-        torch.testing.assert_close(a, b)
+        # the same sums in another order: float32 rounding differs by a few ulps with the thread count
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
