@@ -381,6 +381,21 @@ def test_unwritable_cache_only_warns(tmp_path: Path) -> None:
     assert len(ds.train_labels) == 12
 
 
+def test_full_disk_during_cache_write_only_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _make_tree(tmp_path / "src")
+    cache = tmp_path / "cache"
+
+    def disk_full(obj: object, f: io.BufferedWriter) -> None:
+        f.write(b"PK\x03\x04 half a zip file")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")  # as on ENOSPC
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.warns(UserWarning, match="could not write data cache .*unexpected pos"):
+        ds = load_dataset("folder", tmp_path / "src", cache_dir=cache)
+    assert len(ds.train_labels) == 12
+    assert list(cache.iterdir()) == []
+
+
 def test_directories_resolve_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NAS_DATA_DIR", raising=False)

@@ -83,12 +83,15 @@ def _read_cache(path: Path, key: str) -> ImageDataset | None:
 
 
 def _write_cache(path: Path, key: str, ds: ImageDataset) -> bool:
-    """Write the cache file atomically; on an OS error warn and return False (the next load decodes again)."""
+    """Write the cache file atomically; if that fails, warn and return False (the next load decodes again).
+
+    torch.save reports a full disk as a RuntimeError ("unexpected pos ..."), not an OSError.
+    """
     payload = {"key": key, "name": ds.name, "classes": list(ds.classes), "mean": list(ds.mean), "std": list(ds.std)}
     payload.update({f: getattr(ds, f) for f in _TENSOR_FIELDS})
     try:
         save_torch(payload, path, mode=0o644)  # mkstemp makes files private; a cache directory may be shared
         return True
-    except OSError as e:
+    except (OSError, RuntimeError) as e:
         warnings.warn(f"could not write data cache {path} ({one_line(e)}); the next load decodes again", stacklevel=4)
         return False
