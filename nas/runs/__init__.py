@@ -9,4 +9,5 @@ trimming and device choice behave the same everywhere.
 - :mod:`nas.runs.checkpoints`: rotating checkpoints (the previous one is kept) and loading with fallback.
 - :mod:`nas.runs.history`: the JSON-lines epoch history and TensorBoard, both trimmed on resume.
 - :mod:`nas.runs.device`: ``resolve_device``.
+- :mod:`nas.runs.rng`: ``seed_everything`` and the generators' states stored in checkpoints.
 """
