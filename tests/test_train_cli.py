@@ -129,7 +129,7 @@ def test_several_seeds_write_a_summary(folder: Path, tmp_path: Path, capsys: pyt
     assert code == 0 and len(rows) == 3 and rows[2]["run"] == "ensemble of 2"
     assert rows[0]["test_top1"] == pytest.approx(tops[0])
     # the ensemble by hand: the average of the two networks' softmax outputs on the test split
-    from nas.commands.train import load_run
+    from nas.runs.finished import load_run
 
     members = [load_run(out / f"seed-{seed}", device="cpu") for seed in (0, 1)]
     data, test = members[0].data, members[0].test
@@ -171,7 +171,7 @@ def test_evaluate_rejects_unreadable_and_mismatched_weights(
     code, _, err = run(capsys, "evaluate", broken)
     assert code == 2 and "1 missing (e.g. " in one_error_line(err)
     code, _, err = run(capsys, "evaluate", tmp_path)
-    assert code == 2 and "not a run directory (no config.json)" in one_error_line(err)
+    assert code == 2 and "not a run directory of nas train (no config.json)" in one_error_line(err)
 
 
 @pytest.mark.parametrize(

@@ -13,12 +13,12 @@ from torch import nn
 from nas.data import ImageDataset
 from nas.errors import NasError
 from nas.recipes import list_recipes, load_recipe
+from nas.runs.atomic import load_torch
 from nas.trainer import (
     Engine,
     StopTraining,
     TrainConfig,
     accuracy,
-    load_torch,
     lr_at,
     make_splits,
     seed_everything,
