@@ -13,6 +13,7 @@ is a one-line error naming it and the way forward, never a silently skipped load
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,22 +61,31 @@ def weights_path(run_dir: str | Path, which: str = "selected") -> Path:
     if which == "last" and not path.is_file() and previous_path(path).is_file():
         return path  # read_weights falls back to the previous checkpoint
     if not path.is_file():
-        hint = " (the run is not complete; try --checkpoint last)" if which in ("final", "best") else ""
-        raise NasError(f"{path}: not found{hint}")
+        raise NasError(f"{path}: not found{_missing_hint(run_dir, which)}")
     return path
 
 
+def _missing_hint(run_dir: Path, which: str) -> str:
+    if which == "last":
+        return ""
+    if not (run_dir / RESULT_FILE).is_file():
+        return " (the run is not complete; try --checkpoint last)"
+    if which == "best" and selected_weights(run_dir) == "final":
+        return " (the run had no validation split, so no best epoch; its model is final.pt)"
+    return f" (the last epoch's weights are still in {CHECKPOINT_FILE}: --checkpoint last)"
+
+
 def read_weights(
-    run_dir: str | Path, which: str = "selected", *, warn: Callable[[str], None] = print
+    run_dir: str | Path, which: str = "selected", *, warn: Callable[[str], None] | None = None
 ) -> tuple[dict[str, torch.Tensor], Path]:
     """``(state dict, file)`` of ``which`` weights, loaded ``weights_only``.
 
     ``last`` reads the newest checkpoint's model, falling back to the previous checkpoint
-    with one ``warn`` line when the newest is unreadable.
+    with one ``warn`` line (default: on stderr) when the newest is unreadable.
     """
     path = weights_path(run_dir, which)
     if path.name == CHECKPOINT_FILE:
-        found = load_checkpoint(path, "checkpoint", warn=warn)
+        found = load_checkpoint(path, "checkpoint", warn=warn or _stderr)
         if found is None or not isinstance(found[0].get("model"), dict):
             raise NasError(f"{path}: not a checkpoint written by the trainer")
         return found[0]["model"], found[1]
@@ -86,6 +96,10 @@ def read_weights(
             f"{exc}; the last epoch's weights are still in {CHECKPOINT_FILE} (--checkpoint last), "
             "or delete the run directory to train it again"
         ) from None
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from nas.runs.atomic import read_json, write_json
 from nas.runs.device import resolve_device
 from nas.runs.rundir import RunStatus, check_run_dir, previous_name
 from nas.training.config import EXECUTION_FIELDS, TrainConfig
-from nas.training.result import RESULT_FILE, read_result
+from nas.training.result import RESULT_FILE
 from nas.training.splits import Splits
 
 CONFIG_FORMAT = 1
@@ -129,12 +129,12 @@ def prepare_run_dir(run_dir: Path, doc: dict[str, Any], *, extend: bool = False)
     if status == "new" or old is None or old == new:
         return status  # "new": killed before its first checkpoint, so nothing to extend
     # only reached with extend=True: check_run_dir compared every other field
-    done = read_result(run_dir).epochs_completed if status == "complete" else None
-    if new < old or (done is not None and new <= done):
+    if new < old:
         raise NasError(f"--extend: {run_dir} holds a run of {old} epochs; expected more than {old} epochs, got {new}")
     if not any((run_dir / name).is_file() for name in (CHECKPOINT_FILE, previous_name(CHECKPOINT_FILE))):
         raise NasError(f"--extend: {run_dir} holds no {CHECKPOINT_FILE} to continue from; train it again elsewhere")
-    doc["extensions"].append({"from_epochs": old, "to_epochs": new, "after_epoch": done, "time": _now()})
+    # after_epoch: the epoch of the checkpoint the run continues from, filled in by write_config
+    doc["extensions"].append({"from_epochs": old, "to_epochs": new, "after_epoch": None, "time": _now()})
     (run_dir / RESULT_FILE).unlink(missing_ok=True)  # before config.json: a kill in between leaves a resumable run
     return "resume"
 
