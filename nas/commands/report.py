@@ -37,16 +37,9 @@ from nas.runs.history import read_rows
 from nas.tools.cam import class_activation_map, grad_cam, save_overlay_grid, save_overlays
 from nas.training.spec import describe_spec
 from nas.viz.diagrams import ENGINES, draw_genotype
-from nas.viz.plots import (
-    plot_arch_weights,
-    plot_pareto,
-    plot_run_comparison,
-    plot_search_progress,
-    plot_skip_counts,
-    plot_training_curves,
-    summarize_runs,
-)
+from nas.viz.plots import plot_run_comparison, plot_training_curves, summarize_runs
 from nas.viz.report import Image, Section, Table, write_report
+from nas.viz.search_plots import plot_arch_weights, plot_pareto, plot_search_progress, plot_skip_counts
 
 RUN_KINDS = ("train", "darts", "trials")
 

@@ -213,6 +213,7 @@ def export_onnx(
                 reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
                 raise NasError(f"{p}: ONNX export ({how}) failed ({reason[:160]})") from None
     if onnxruntime_available():
+        # optional extra (pip install '.[export]'), only to check an export
         import onnxruntime as ort
 
         session = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
@@ -229,6 +230,7 @@ def export_onnx(
             diff = max(diff, _compare(want.cpu(), got, f"{p} (batch {len(inp)})", atol, rtol))
         return ExportReport(p, "onnx", diff, "onnxruntime", (len(x), len(x2)))
     if importlib.util.find_spec("onnx") is not None:
+        # optional extra (pip install '.[export]'), only to check an export
         import onnx
 
         try:
