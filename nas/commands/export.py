@@ -97,7 +97,7 @@ def export_command(args: argparse.Namespace) -> int:
 
 def _export_model(args: argparse.Namespace) -> int:
     """``--format onnx|torchscript``: a training run's model, checked on its test images."""
-    from nas.commands.train import export_trained_model
+    from nas.tools.export_model import export_trained_model
 
     report, images, dataset = export_trained_model(
         args.run_dir,

@@ -38,7 +38,8 @@ from nas.darts.guards import early_stop, fair_darts_loss, in_warmup, skip_counts
 from nas.errors import NasError
 from nas.formats import from_json, to_darts_text, to_dict, to_json, to_nb201_string
 from nas.genotype import DartsGenotype, Genotype, NB201Genotype
-from nas.training.checkpoint import load_torch, rng_state, save_torch, seed_everything, set_rng_state, write_json
+from nas.runs.atomic import load_torch, save_torch, write_json
+from nas.runs.rng import rng_state, seed_everything, set_rng_state
 
 CHECKPOINT_FORMAT = 1
 FILES = ("config.json", "checkpoint.pt", "history.jsonl", "genotype.json", "genotype.txt", "alphas.json", "result.json")
