@@ -17,21 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-from pathlib import Path
-from typing import Any
 
 from nas.config_io import parse_seeds
-from nas.data import load_dataset, resolve_data_dir
 from nas.errors import NasError
-from nas.formats import from_dict, save_genotype
-from nas.recipes import load_recipe, recipe_overrides
-from nas.runs.atomic import write_json
+from nas.recipes import recipe_overrides
 from nas.runs.finished import CHECKPOINT_CHOICES, load_run
 from nas.tools.ensemble import evaluate_runs
-from nas.tools.finetune import TRANSFER_FILE, finetune_args, prepare_finetune, refuse_finetuning_run
-from nas.trainer import build_model, describe_spec, resolve_spec, seed_everything, train
+from nas.training.job import train_job
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -115,13 +108,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 # --------------------------------------------------------------------------- #
 
 
-def _mean_std(values: list[float]) -> dict[str, Any]:
-    if not values:
-        return {"mean": None, "std": None, "n": 0, "values": []}
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {"mean": statistics.fmean(values), "std": std, "n": len(values), "values": values}
-
-
 def _fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -141,76 +127,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = recipe_overrides(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, assignments=args.set)
     if args.dataset is not None:
         overrides.append((f"--dataset {args.dataset}", "dataset", args.dataset))
-    recipe = load_recipe(args.recipe, overrides)
-    seeds = [recipe.seed] if args.seeds is None else parse_seeds(args.seeds, "--seeds")
-    device = args.device if args.device is not None else recipe.device
-    configs = [recipe.train_config(seed=seed, device=device) for seed in seeds]
-    spec = resolve_spec(model=args.model, genotype=args.genotype, model_options=recipe.model_options)
-    out = Path(args.out)
-    if len(seeds) > 1 and (out / "config.json").exists():
-        raise NasError(f"{out}: is a single-seed run directory; use another --out for several seeds")
-    init, mode = finetune_args(args.init_from, args.finetune)
-    data = load_dataset(recipe.dataset, args.data_dir, download=args.download)
-    data_dir = resolve_data_dir(args.data_dir)
-    meta = {
-        "recipe": recipe.name,
-        "recipe_description": recipe.description,
-        "arguments": {k: v for k, v in vars(args).items() if k not in ("handler", "command")},
-    }
-    progress = not args.quiet
-    rows = []
-    for seed, config in zip(seeds, configs):
-        run_dir = out if len(seeds) == 1 else out / f"seed-{seed}"
-        seed_everything(seed)
-        model = build_model(
-            spec, num_classes=data.num_classes, in_channels=data.in_channels, image_size=data.image_size
-        )
-        finetune = prepare_finetune(model, run_dir, init, mode) if init is not None else None
-        if finetune is None:
-            refuse_finetuning_run(run_dir)
-        if progress:
-            print(
-                f"training {describe_spec(spec)} (seed {seed}) with recipe {recipe.name} -> {run_dir}", file=sys.stderr
-            )
-        run_meta = meta if finetune is None else {**meta, "finetune": finetune}
-        result = train(
-            model,
-            data,
-            config,
-            run_dir,
-            progress=progress,
-            model_spec=spec,
-            data_dir=data_dir,
-            meta=run_meta,
-            extend=args.extend,
-        )
-        if result.already_complete:
-            print(f"{run_dir}: already complete; not retraining (delete it to train again)", file=sys.stderr)
-        if spec["source"] == "genotype" and not (run_dir / "genotype.json").exists():
-            save_genotype(from_dict(spec["genotype"], source="model spec"), run_dir / "genotype.json")
-        row = {"seed": seed, "run_dir": str(run_dir), **result.to_dict()}
-        if finetune is not None:
-            write_json(run_dir / TRANSFER_FILE, finetune)
-            row["finetune"] = {k: finetune[k] for k in ("init_from", "weights", "mode", "summary")}
-        rows.append(row)
-
-    summary = None
-    if len(seeds) > 1:
-        summary = {
-            "model": describe_spec(spec),
-            "recipe": recipe.name,
-            "dataset": recipe.dataset,
-            "seeds": seeds,
-            "test_top1": _mean_std([r["test_top1"] for r in rows if r["test_top1"] is not None]),
-            "test_final_top1": _mean_std([r["test_final_top1"] for r in rows if r["test_final_top1"] is not None]),
-            "best_val_top1": _mean_std([r["best_val_top1"] for r in rows if r["best_val_top1"] is not None]),
-            "runs": rows,
-        }
-        write_json(out / "summary.json", summary)
+    job = train_job(
+        out=args.out,
+        model=args.model,
+        genotype=args.genotype,
+        recipe=args.recipe,
+        overrides=overrides,
+        seeds=None if args.seeds is None else parse_seeds(args.seeds, "--seeds"),
+        device=args.device,
+        data_dir=args.data_dir,
+        download=args.download,
+        init_from=args.init_from,
+        finetune=args.finetune,
+        extend=args.extend,
+        progress=not args.quiet,
+        arguments={k: v for k, v in vars(args).items() if k not in ("handler", "command")},
+    )
     if args.json:
-        print(json.dumps(summary if summary is not None else rows[0], indent=2))
+        print(json.dumps(job.summary if job.summary is not None else job.rows[0], indent=2))
     else:
-        _print_train_table(describe_spec(spec), recipe.name, data.name, rows, summary)
+        _print_train_table(job.model, job.recipe, job.dataset, job.rows, job.summary)
     return 0
 
 
