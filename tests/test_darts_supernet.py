@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas.darts import Architect, DartsSupernet, NB201Supernet, derive_darts_cell, derive_nb201, zero_one_loss
-from nas.darts.mixed_ops import avg_pool_3x3, max_pool_3x3
+from nas.darts.pooling import avg_pool_3x3, max_pool_3x3
 from nas.darts.supernet import edge_weights, op_weights, reference_names, reference_state_dict
 from nas.errors import NasError
 from nas.genotype import DARTS_SEARCH_OPS, NB201_OPS, DartsGenotype
