@@ -27,8 +27,8 @@ from nas.config_io import (  # noqa: F401  (re-exported: the DARTS config's publ
     validation_error,
 )
 
-# Fields that only say *where/how* a run executes, not *what* it computes: a run may be
-# resumed with different values (another data directory, checkpoints more often).
+#: Fields that only say *where/how* a run executes, not *what* it computes: a run may be
+#: resumed with different values (another data directory, checkpoints more often).
 RUN_ONLY_FIELDS: frozenset[str] = frozenset({"data_dir", "device", "checkpoint_every_steps", "threads"})
 
 
@@ -172,18 +172,3 @@ def load_config_file(path: str | Path, overrides: Mapping[str, Any] | None = Non
     raw = apply_overrides(read_yaml(path), overrides)
     flags = {k: f"--set {k}={v}" for k, v in overrides.items()}
     return load_config(raw, source=Path(path).name, overridden=flags)
-
-
-def config_differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Dotted names of the fields that differ, ignoring run-only fields (where/how a run executes)."""
-    diffs = []
-    for key in sorted(set(old) | set(new)):
-        name = f"{prefix}{key}"
-        if not prefix and key in RUN_ONLY_FIELDS:
-            continue
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            diffs.extend(config_differences(a, b, prefix=f"{name}."))
-        elif a != b:
-            diffs.append(name)
-    return diffs

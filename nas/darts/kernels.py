@@ -80,6 +80,22 @@ def _native_grads(
     return gx, gw
 
 
+def _native_input_grad(
+    go: torch.Tensor, x: torch.Tensor, w: torch.Tensor, stride: int, padding: int, dilation: int
+) -> torch.Tensor:
+    gx, _ = _native_grads(go, x, w, stride, padding, dilation, [True, False])
+    assert gx is not None  # asked for
+    return gx
+
+
+def _native_weight_grad(
+    go: torch.Tensor, x: torch.Tensor, w: torch.Tensor, stride: int, padding: int, dilation: int
+) -> torch.Tensor:
+    _, gw = _native_grads(go, x, w, stride, padding, dilation, [False, True])
+    assert gw is not None  # asked for
+    return gw
+
+
 def _phase(x: torch.Tensor, d: int) -> torch.Tensor:
     """Space-to-batch: ``x[b, c, d*i+p, d*j+q] -> out[(p*d+q)*B + b, c, i, j]`` (channels last)."""
     B, C, H, W = x.shape
@@ -102,7 +118,7 @@ def _dw_input_grad(
         gx = torch.zeros_like(x, memory_format=_CL)
         gx[:, :, ::stride, ::stride] = sub
         return gx
-    return _native_grads(go, x, w, stride, padding, dilation, [True, False])[0]
+    return _native_input_grad(go, x, w, stride, padding, dilation)
 
 
 def _dw_weight_grad(
@@ -126,10 +142,10 @@ def _dw_weight_grad(
         w3 = w.new_empty(w.shape[0], 1, 3, 3)
         for a in offsets:
             for b in offsets:
-                g = _native_grads(go, xp[:, :, a : a + H + 2, b : b + W + 2], w3, 1, 0, 1, [False, True])[1]
+                g = _native_weight_grad(go, xp[:, :, a : a + H + 2, b : b + W + 2], w3, 1, 0, 1)
                 out[:, :, a : a + 3, b : b + 3] = g
         return out
-    return _native_grads(go, x, w, stride, padding, dilation, [False, True])[1]
+    return _native_weight_grad(go, x, w, stride, padding, dilation)
 
 
 def _pw_backward(
@@ -160,8 +176,10 @@ class _DwPw(torch.autograd.Function):
         d = F.conv2d(x, wd, None, s, p, dl, x.shape[1])
         gd, gwp = _pw_backward(gu, d, wp, need_x or need_wd, need_wp)
         del d
-        gx = _dw_input_grad(gd, x, wd, s, p, dl) if need_x else None
-        gwd = _dw_weight_grad(x, gd, wd, s, p, dl) if need_wd else None
+        gx = gwd = None
+        if gd is not None:  # computed when x or wd needs a gradient
+            gx = _dw_input_grad(gd, x, wd, s, p, dl) if need_x else None
+            gwd = _dw_weight_grad(x, gd, wd, s, p, dl) if need_wd else None
         return gx, gwd, gwp, None, None, None
 
 
@@ -181,10 +199,23 @@ def _batch_stats(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
     return mean, var, n
 
 
+def _buffers(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``bn``'s running mean, running variance and batch count (it tracks running statistics)."""
+    mean, var, count = bn.running_mean, bn.running_var, bn.num_batches_tracked
+    assert mean is not None and var is not None and count is not None  # track_running_stats=True
+    return mean, var, count
+
+
+def _running_stats(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, 1/std) of ``bn``'s running statistics (evaluation mode)."""
+    mean, var, _ = _buffers(bn)
+    return mean, torch.rsqrt(var + bn.eps)
+
+
 def bn_stats(u: torch.Tensor, bn: nn.BatchNorm2d, training: bool, update: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean, 1/std) used to normalise ``u``; updates ``bn``'s running statistics once per batch."""
     if not training:
-        return bn.running_mean, torch.rsqrt(bn.running_var + bn.eps)
+        return _running_stats(bn)
     mean, var, n = _batch_stats(u)
     if update and bn.track_running_stats and bn.running_mean is not None:
         _update_running(bn, mean, var, n)
@@ -192,11 +223,12 @@ def bn_stats(u: torch.Tensor, bn: nn.BatchNorm2d, training: bool, update: bool) 
 
 
 def _update_running(bn: nn.BatchNorm2d, mean: torch.Tensor, var: torch.Tensor, n: int) -> None:
+    running_mean, running_var, count = _buffers(bn)
     with torch.no_grad():
-        bn.num_batches_tracked.add_(1)
-        m = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
-        bn.running_mean.mul_(1 - m).add_(mean, alpha=m)
-        bn.running_var.mul_(1 - m).add_(var * (n / max(n - 1, 1)), alpha=m)
+        count.add_(1)
+        m = bn.momentum if bn.momentum is not None else 1.0 / float(count)
+        running_mean.mul_(1 - m).add_(mean, alpha=m)
+        running_var.mul_(1 - m).add_(var * (n / max(n - 1, 1)), alpha=m)
 
 
 def _bn_input_grad(
@@ -255,9 +287,9 @@ class _BnReluDwPw(torch.autograd.Function):
         d = F.conv2d(r, wd, None, 1, p, 1, u.shape[1])
         gd, gwp = _pw_backward(go, d, wp, need_u or need_wd, need_wp)
         del d
-        gwd = _dw_weight_grad(r, gd, wd, 1, p, 1) if need_wd else None
+        gwd = _dw_weight_grad(r, gd, wd, 1, p, 1) if need_wd and gd is not None else None
         gu = None
-        if need_u:
+        if need_u and gd is not None:
             gx = _dw_input_grad(gd, r, wd, 1, p, 1)
             gx.mul_(xhat > 0)
             n = u.numel() // u.shape[1]
@@ -328,25 +360,23 @@ class BNTerm:
 
 def _update_running_many(bns: list[nn.BatchNorm2d], means: torch.Tensor, var: torch.Tensor, n: int) -> None:
     """Running-statistics update of several BNs at once (rows of ``means``/``var``), as BatchNorm2d does."""
-    plain = [t for t, bn in enumerate(bns) if bn.momentum is not None]
+    groups: dict[float, list[int]] = {}  # momentum -> the BNs updated together
     for t, bn in enumerate(bns):
-        if bn.momentum is None:
+        if bn.momentum is None:  # cumulative average: its own factor
             _update_running(bn, means[t], var[t], n)
-    if not plain:
+        else:
+            groups.setdefault(float(bn.momentum), []).append(t)
+    if not groups:
         return
     with torch.no_grad():
-        groups: dict[float, list[int]] = {}
-        for t in plain:
-            groups.setdefault(float(bns[t].momentum), []).append(t)
         unbiased = var * (n / max(n - 1, 1))
         for m, ts in groups.items():
-            rm = [bns[t].running_mean for t in ts]
-            rv = [bns[t].running_var for t in ts]
-            torch._foreach_mul_(rm, 1 - m)
-            torch._foreach_add_(rm, [means[t] for t in ts], alpha=m)
-            torch._foreach_mul_(rv, 1 - m)
-            torch._foreach_add_(rv, [unbiased[t] for t in ts], alpha=m)
-            torch._foreach_add_([bns[t].num_batches_tracked for t in ts], 1)
+            rm, rv, count = zip(*(_buffers(bns[t]) for t in ts))
+            torch._foreach_mul_(list(rm), 1 - m)
+            torch._foreach_add_(list(rm), [means[t] for t in ts], alpha=m)
+            torch._foreach_mul_(list(rv), 1 - m)
+            torch._foreach_add_(list(rv), [unbiased[t] for t in ts], alpha=m)
+            torch._foreach_add_(list(count), 1)
 
 
 def _term_stats(specs: list[BNTerm], us: Sequence[torch.Tensor], training: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -374,8 +404,7 @@ def _term_stats(specs: list[BNTerm], us: Sequence[torch.Tensor], training: bool)
             stats[t] = (mean[k], istd[k])
     else:
         for t in todo:
-            bn = specs[t].bn
-            stats[t] = (bn.running_mean, torch.rsqrt(bn.running_var + bn.eps))
+            stats[t] = _running_stats(specs[t].bn)
     rows = [stats[t] for t in range(len(specs))]
     return torch.stack([m for m, _ in rows]), torch.stack([i for _, i in rows])
 

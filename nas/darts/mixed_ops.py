@@ -109,7 +109,8 @@ def factorized_reduce_convs(relus: Sequence[torch.Tensor], conv_1: torch.Tensor,
     the concatenation is never built.
     """
     h, w = relus[0].shape[-2:]
-    a = b = None
+    a: torch.Tensor | None = None
+    b: torch.Tensor | None = None
     offset = 0
     for r in relus:
         c = r.shape[1]
@@ -121,6 +122,7 @@ def factorized_reduce_convs(relus: Sequence[torch.Tensor], conv_1: torch.Tensor,
         a = ya if a is None else a + ya
         b = yb if b is None else b + yb
         offset += c
+    assert a is not None and b is not None  # at least one chunk
     return channels_last(torch.cat([a, b], dim=1))
 
 
@@ -317,16 +319,18 @@ class MixedCell(nn.Module):
         if kind in ("max", "avg"):
             return sh.pooled[name], BNTerm(self.pool_bns[j][name], False, sh.stats[name])
         p = self.edges[e][name]
+        relu = sh.relu
+        assert relu is not None  # needs_relu: every other batch-norm term reads the ReLU
         if kind == "skip":
-            return factorized_reduce_convs([sh.relu], p.conv_1.weight, p.conv_2.weight), BNTerm(p.bn, True)
+            return factorized_reduce_convs([relu], p.conv_1.weight, p.conv_2.weight), BNTerm(p.bn, True)
         if kind == "sep":
             pad = ksize // 2
-            u1 = dw_pw(sh.relu, p.dw1.weight, p.pw1.weight, stride, pad, 1)
+            u1 = dw_pw(relu, p.dw1.weight, p.pw1.weight, stride, pad, 1)
             return bn_relu_dw_pw(u1, p.dw2.weight, p.pw2.weight, p.bn1, self.training, pad), BNTerm(p.bn2, True)
         if kind == "dil":
-            return dw_pw(sh.relu, p.dw.weight, p.pw.weight, stride, ksize - 1, 2), BNTerm(p.bn, True)
+            return dw_pw(relu, p.dw.weight, p.pw.weight, stride, ksize - 1, 2), BNTerm(p.bn, True)
         # nor_conv: ReLU, conv, BN
-        return F.conv2d(sh.relu, p.conv.weight, None, stride, ksize // 2), BNTerm(p.bn, True)
+        return F.conv2d(relu, p.conv.weight, None, stride, ksize // 2), BNTerm(p.bn, True)
 
     def forward(
         self,
