@@ -272,6 +272,26 @@ def test_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path: Path
     assert [r["epoch"] for r in history(run)] == [0, 1]
 
 
+def test_paper_scale_defaults_are_named_before_the_search_starts(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A config that leaves the size at the paper's defaults says so (and the cost) before any work."""
+    nowhere = str(tmp_path / "no-data")
+    cfg = write_config(tmp_path / "quick.yaml", {"controller": "darts"})
+    run = tmp_path / "run"
+    assert cli_main(["search", "--config", str(cfg), "--out", str(run), "--data-dir", nowhere]) == 2
+    out, err = capsys.readouterr()
+    notice = [line for line in out.splitlines() if "paper's defaults" in line]
+    assert notice == [
+        f"{run}: using the paper's defaults epochs=50, train_subset=all (every cifar10 training image: 50,000 "
+        "for CIFAR-10): up to a GPU-day, several days on a CPU; "
+        "set epochs and train_subset in the config to silence this"
+    ]
+    assert "cifar10: not found" in err  # then the search starts (and here finds no data)
+    # Sizes set explicitly (as experiments/darts_cifar10.yaml does) silence it.
+    write_config(cfg, {"controller": "darts", "epochs": 50, "train_subset": None})
+    assert cli_main(["search", "--config", str(cfg), "--out", str(tmp_path / "run2"), "--data-dir", nowhere]) == 2
+    assert "paper's defaults" not in capsys.readouterr().out
+
+
 # --------------------------------------------------------------------------- #
 # Guards
 # --------------------------------------------------------------------------- #

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.darts import distributed as ddp
-from nas.darts.config import RUN_ONLY_FIELDS, DartsSearchConfig
+from nas.darts.config import RUN_ONLY_FIELDS, DartsSearchConfig, paper_scale_notice
 from nas.darts.guards import skip_counts
 from nas.darts.search_loop import EpochLog, Search, determinism, silent, weights_json
 from nas.errors import NasError
@@ -60,6 +60,8 @@ def run_search(
     )
     if status == "complete":
         return _finished(run_dir, say)
+    if status == "new" and (notice := paper_scale_notice(config)):
+        say(f"{run_dir}: {notice}")
     if ctx.is_main:
         remove_leftovers(run_dir)  # temporary files of writes a kill interrupted
     with determinism(config):
