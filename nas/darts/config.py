@@ -98,7 +98,7 @@ class DartsSearchConfig(_Section):
     """Everything a DARTS search run depends on."""
 
     controller: Literal["darts"] = "darts"
-    space: Literal["darts", "nb201"] = "darts"
+    space: Literal["darts", "nb201"] = "darts"  # the search_spaces space relaxed into a supernet (same names)
     dataset: str = "cifar10"
     data_dir: str | None = None
     train_subset: PosInt | None = None  # total images taken from the training set, balanced per class
