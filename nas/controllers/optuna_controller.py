@@ -110,14 +110,6 @@ def make_sampler(name: str, seed: int, options: Mapping[str, Any] | None = None)
         raise NasError(f"optuna.sampler_options: {exc}") from None
 
 
-def check_objectives(objectives: Any) -> list[str]:
-    """``['accuracy']`` optionally followed by size objectives (``params``, ``flops``)."""
-    try:
-        return _objectives(objectives)
-    except ValueError as exc:
-        raise NasError(f"optuna.objectives: {exc}") from None
-
-
 def decision_distributions(space: SearchSpace, encoding: str) -> dict[str, BaseDistribution]:
     """One Optuna distribution per decision, over choice indices."""
     out: dict[str, BaseDistribution] = {}
