@@ -67,9 +67,15 @@ def write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2
     return write_text(path, json.dumps(obj, indent=indent, sort_keys=sort_keys, default=str) + "\n")
 
 
-def save_torch(obj: Any, path: str | os.PathLike[str], *, mode: int | None = None) -> Path:
+def save_torch(
+    obj: Any,
+    path: str | os.PathLike[str],
+    *,
+    mode: int | None = None,
+    keep_previous: str | os.PathLike[str] | None = None,
+) -> Path:
     """``torch.save`` atomically; ``obj`` should hold only tensors and plain containers (weights-only)."""
-    return write_with(path, lambda handle: torch.save(obj, handle), mode=mode)
+    return write_with(path, lambda handle: torch.save(obj, handle), mode=mode, keep_previous=keep_previous)
 
 
 def load_torch(path: str | os.PathLike[str], what: str = "checkpoint") -> Any:
