@@ -9,6 +9,10 @@ clinging to an architecture that got a lucky score.
 ``avoid_duplicates`` retries a mutation whose child was already evaluated or is being
 evaluated (at most ``max_mutation_tries`` times): a repeated architecture teaches the
 search nothing new.
+
+``sample_with_replacement`` draws the tournament with replacement, as the NAS-Bench-201
+code does (``exps/NAS-Bench-201-algos/R_EA.py`` of D-X-Y/AutoDL-Projects); by default the
+``sample_size`` contenders are distinct.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class RegularizedEvolution(Controller):
         sample_size: int = 10,
         avoid_duplicates: bool = True,
         max_mutation_tries: int = 50,
+        sample_with_replacement: bool = False,
     ) -> None:
         super().__init__(space, seed=seed)
         self.population_size = check_number(self.name, "population_size", population_size, integer=True, low=1)
@@ -47,6 +52,11 @@ class RegularizedEvolution(Controller):
             raise NasError(f"{self.name}.avoid_duplicates: expected true or false, got {avoid_duplicates!r}")
         self.avoid_duplicates = avoid_duplicates
         self.max_mutation_tries = check_number(self.name, "max_mutation_tries", max_mutation_tries, integer=True, low=1)
+        if not isinstance(sample_with_replacement, bool):
+            raise NasError(
+                f"{self.name}.sample_with_replacement: expected true or false, got {sample_with_replacement!r}"
+            )
+        self.sample_with_replacement = sample_with_replacement
         self.population: list[tuple[list[int], float]] = []  # oldest first
         self.seen: set[tuple[int, ...]] = set()  # evaluated or being evaluated
 
@@ -54,8 +64,11 @@ class RegularizedEvolution(Controller):
         if len(self.population) + self.num_pending < self.population_size or not self.population:
             values = self._fresh(self.random_values)
         else:
-            k = min(self.sample_size, len(self.population))
-            contenders = self.rng.sample(range(len(self.population)), k)
+            if self.sample_with_replacement:
+                contenders = [self.rng.randrange(len(self.population)) for _ in range(self.sample_size)]
+            else:
+                k = min(self.sample_size, len(self.population))
+                contenders = self.rng.sample(range(len(self.population)), k)
             parent = max(contenders, key=lambda i: (self.population[i][1], i))  # ties: the younger
             parent_values = self.population[parent][0]
             values = self._fresh(lambda: self._mutate(parent_values))

@@ -6,6 +6,12 @@ proportion to its advantage ``score - baseline``, where the baseline is an expon
 moving average of past scores (it removes most of the variance at no cost). Adam
 updates the logits; an optional entropy bonus keeps the policy from collapsing early.
 
+``baseline_includes_reward`` computes the advantage as the NAS-Bench-201 code does
+(``exps/NAS-Bench-201-algos/reinforce.py`` of D-X-Y/AutoDL-Projects): the baseline is a
+bias-corrected moving average that has already absorbed the current reward. By default
+the baseline is the average of the *earlier* rewards (started at the first one), so a
+reward is never compared with itself.
+
 Pure numpy: a policy of a few dozen numbers does not need autograd, and the state is
 then exactly representable in JSON.
 """
@@ -19,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from nas.controllers.base import Controller, check_number, sample_index
+from nas.errors import NasError
 from search_spaces.base import SearchSpace
 
 
@@ -41,12 +48,18 @@ class Reinforce(Controller):
         baseline_momentum: float = 0.9,
         entropy_weight: float = 0.0,
         reward_scale: float = 1.0,
+        baseline_includes_reward: bool = False,
     ) -> None:
         super().__init__(space, seed=seed)
         self.learning_rate = check_number(self.name, "learning_rate", learning_rate, low=0, low_open=True)
         self.baseline_momentum = check_number(self.name, "baseline_momentum", baseline_momentum, low=0, high=1)
         self.entropy_weight = check_number(self.name, "entropy_weight", entropy_weight, low=0)
         self.reward_scale = check_number(self.name, "reward_scale", reward_scale, low=0, low_open=True)
+        if not isinstance(baseline_includes_reward, bool):
+            raise NasError(
+                f"{self.name}.baseline_includes_reward: expected true or false, got {baseline_includes_reward!r}"
+            )
+        self.baseline_includes_reward = baseline_includes_reward
         self.logits = [np.zeros(n) for n in self.sizes]
         self._m = [np.zeros(n) for n in self.sizes]
         self._v = [np.zeros(n) for n in self.sizes]
@@ -62,10 +75,19 @@ class Reinforce(Controller):
 
     def _observe_values(self, values: list[int], score: float, metrics: dict[str, float]) -> None:
         reward = score / self.reward_scale
-        if self.baseline is None:
-            self.baseline = reward
-        advantage = reward - self.baseline
-        self.baseline = self.baseline_momentum * self.baseline + (1 - self.baseline_momentum) * reward
+        m = self.baseline_momentum
+        if self.baseline_includes_reward:
+            # Bias-corrected EMA: value = numerator / (1 - m**t), updated before the advantage.
+            numerator = 0.0 if self.baseline is None else self.baseline * (1 - m**self.steps)
+            numerator = m * numerator + (1 - m) * reward
+            denominator = 1 - m ** (self.steps + 1)
+            self.baseline = numerator / denominator if denominator > 0 else reward
+            advantage = reward - self.baseline
+        else:
+            if self.baseline is None:
+                self.baseline = reward
+            advantage = reward - self.baseline
+            self.baseline = m * self.baseline + (1 - m) * reward
         self.steps += 1
         b1, b2, eps = 0.9, 0.999, 1e-8
         for k, (theta, choice) in enumerate(zip(self.logits, values)):
