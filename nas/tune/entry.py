@@ -296,11 +296,16 @@ def _searcher(config: SearchConfig, run_dir: Path, run_id: str, table_path: str 
     from nas.tune.searchers import METRIC, ControllerSearcher, NasOptunaSearch, define_by_run
 
     if config.controller != "optuna" or config.trial.kind == "nb201_table":
-        # The NAS-Bench-201 protocol (simulated budget, cache of known cells) lives in
+        # The NAS-Bench-201 protocol (simulated budget; with skip_known, the cache) lives in
         # ControllerSearcher; Optuna then runs as our in-process controller behind it.
         protocol = None
         if config.trial.kind == "nb201_table":
-            protocol = {"budget_s": config.trial.budget_s, "max_stale": config.trial.max_stale, "table": table_path}
+            protocol = {
+                "budget_s": config.trial.budget_s,
+                "skip_known": config.trial.skip_known,
+                "max_stale": config.trial.max_stale,
+                "table": table_path,
+            }
         return ControllerSearcher(
             config.controller,
             config.space,

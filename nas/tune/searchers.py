@@ -5,8 +5,8 @@ evolution, REINFORCE, LSTM): ``suggest`` asks it for a genotype, ``on_trial_comp
 tells it the trial's score, and ``save``/``restore`` write its whole state as JSON, so a
 restored experiment continues with exactly the controller it had. With a NAS-Bench-201
 ``protocol`` it also runs the paper's simulated budget (:class:`nas.nb201_protocol.BudgetedSearch`):
-known cells are answered from the cache without a trial, and it finishes when the next
-query would exceed the budget.
+every proposal is a trial (with ``skip_known``, known cells are answered from the cache
+without one), and it finishes when the next query would exceed the budget.
 
 Every suggestion carries a trial *key*, ``NNNNN-<hash of the genotype>``: the trial keeps
 its files under ``RUN_DIR/trials/KEY``. A driver killed after a suggestion but before Tune
@@ -110,6 +110,7 @@ class ControllerSearcher(Searcher):
             self.search = BudgetedSearch(
                 self.controller,
                 budget_s=self.protocol_options["budget_s"],
+                skip_known=bool(self.protocol_options.get("skip_known", False)),
                 max_stale=self.protocol_options["max_stale"],
             )
         self.live: dict[str, dict[str, Any]] = {}  # Tune trial id -> suggestion
