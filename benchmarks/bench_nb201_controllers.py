@@ -13,10 +13,13 @@ search stops when the next query would exceed 12,000 s, and the reported number 
   cells free), kept for comparison only.
 
     python benchmarks/bench_nb201_controllers.py --seeds 500 --jobs 2
-    python benchmarks/bench_nb201_controllers.py --seeds 100 --controllers random,evolution --settings paper
+    python benchmarks/bench_nb201_controllers.py --seeds 500 --jobs 2 --settings tuned   # after a new tuning
+    python benchmarks/bench_nb201_controllers.py --seeds 0 --ray-seeds 0,1,2 --controllers evolution,reinforce,optuna
 
-Writes JSON and Markdown (tables against the published figures, best-so-far curves, the
-sources of the paper's settings) with the command, date and machine.
+Writes ``benchmarks/results/nb201_controllers_<setting>.json`` per setting it runs (with the
+command, date and machine) and ``nb201_controllers.md`` from every such file present: the
+tables against the published figures, the best-so-far curves and the sources of the
+paper's settings.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ LENIENT_OPTIONS: dict[str, dict[str, Any]] = {
     "optuna": {"sampler": "tpe", "sampler_options": {"n_startup_trials": 10, "multivariate": True}},
 }
 SETTINGS = ("paper", "tuned", "lenient")
+#: Result files: PREFIX_<setting>.json, and PREFIX.md made from all of them.
+PREFIX = "nb201_controllers"
 #: Published counterpart of each controller (Optuna TPE stands where the paper has BOHB).
 PUBLISHED_AS = {"random": "random", "evolution": "evolution", "reinforce": "reinforce", "optuna": "bohb"}
 #: The issue's target for the best controller (mean CIFAR-10 test accuracy, paper's rules).
@@ -202,7 +207,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="",
         help="comma-separated seeds to run again through Ray Tune (tuned settings, sequential trials)",
     )
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "nb201_controllers"))
+    p.add_argument(
+        "--out-dir",
+        default=str(REPO / "benchmarks" / "results"),
+        help=f"writes {PREFIX}_<setting>.json per setting run, and {PREFIX}.md from every such file there",
+    )
     return p.parse_args(argv)
 
 
@@ -274,51 +283,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--settings: unknown {', '.join(unknown)} (known: {', '.join(SETTINGS)})", file=sys.stderr)
         return 2
     seeds = list(range(args.seed_start, args.seed_start + args.seeds))
-    report: dict[str, Any] = {
-        "provenance": provenance(argv),
-        "protocol": {
-            "budget_s": args.budget,
-            "reward": "c10_valid_12ep (seed-averaged; the paper draws one seed per query)",
-            "cost": "cost_12ep_s, paid for every proposal (paper, tuned); lenient: known cells free",
-            "reported": "c10_test of the best-reward cell",
-            "seeds": [seeds[0], seeds[-1]] if seeds else [],
-            "table": str(table_path),
-            "tuned_options_from": str(Path(args.config).resolve().relative_to(REPO))
-            if Path(args.config).resolve().is_relative_to(REPO)
-            else args.config,
-        },
-        "rows": [],
+    config = Path(args.config).resolve()
+    protocol = {
+        "budget_s": args.budget,
+        "reward": "c10_valid_12ep (seed-averaged; the paper draws one seed per query)",
+        "cost": "cost_12ep_s, paid for every proposal (paper, tuned); lenient: known cells free",
+        "reported": "c10_test of the best-reward cell",
+        "seeds": [seeds[0], seeds[-1]] if seeds else [],
+        "table": str(table_path),
+        "tuned_options_from": str(config.relative_to(REPO)) if config.is_relative_to(REPO) else str(config),
     }
-    # One pool for all rows; rows are interleaved seed by seed so a busy spell of the shared
-    # machine is spread over every row's time per search.
-    rows = [(s, n, *row_options(s, n, tuned)) for s in settings for n in names]
+    # One pool for all rows, interleaved seed by seed, so a busy spell of the shared machine
+    # is spread over every row's time per search.
+    rows = [(s, n, *row_options(s, n, tuned)) for s in settings for n in names] if seeds else []
     jobs = [Job(n, seed, opts, args.budget, skip, tag=f"{s}/{n}") for seed in seeds for (s, n, opts, skip) in rows]
     start = time.perf_counter()
     runs = run_jobs(jobs, str(table_path), args.jobs) if jobs else []
     wall = time.perf_counter() - start
+    reports: dict[str, dict[str, Any]] = {
+        s: {"provenance": provenance(argv), "protocol": protocol, "wall_s": wall, "rows": []} for s in settings if seeds
+    }
     for setting, name, opts, skip in rows:
         mine = [r for j, r in zip(jobs, runs) if j.tag == f"{setting}/{name}"]
-        results = [SearchResult(**{k: v for k, v in r.items() if k in SearchResult.__dataclass_fields__}) for r in mine]
-        summary = summarize(results, CHECKPOINTS_S)
-        valid = [r["values"]["c10_valid"] for r in mine]
-        summary.update(
-            setting=setting,
-            options=opts,
-            skip_known=skip,
-            valid_mean=sum(valid) / len(valid),
-            seconds_per_search=sum(r["seconds"] for r in mine) / len(mine),
-            per_seed=[
-                {
-                    "seed": r["seed"],
-                    "test": r["test"],
-                    "valid": r["values"]["c10_valid"],
-                    "queries": r["queries"],
-                    "distinct": r["distinct"],
-                }
-                for r in mine
-            ],
-        )
-        report["rows"].append(summary)
+        summary = _summary(mine, setting, opts, skip)
+        reports[setting]["rows"].append(summary)
         pub = PUBLISHED.get(PUBLISHED_AS.get(name, ""))
         print(
             f"{setting:8s} {name:10s} {summary['mean']:.2f} ± {summary['std']:.2f}  "
@@ -326,57 +314,107 @@ def main(argv: list[str] | None = None) -> int:
             f"(distinct {summary['distinct_mean']:.1f})  {summary['seconds_per_search'] * 1000:.0f} ms/search",
             flush=True,
         )
-    report["wall_s"] = wall
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for setting, report in reports.items():
+        _write(out_dir / f"{PREFIX}_{setting}.json", json.dumps(report, indent=1) + "\n")
     if args.ray_seeds:
         _init(str(table_path))
         ray_seeds = [int(x) for x in args.ray_seeds.split(",") if x.strip()]
-        report["through_ray"] = through_ray(names, ray_seeds, args.config, str(table_path), args.budget)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    md = markdown(report)
-    out.with_suffix(".md").write_text(md, encoding="utf-8")
-    print()
-    print(md)
-    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+        ray_report = {
+            "provenance": provenance(argv),
+            "protocol": protocol,
+            "through_ray": through_ray(names, ray_seeds, args.config, str(table_path), args.budget),
+        }
+        _write(out_dir / "nb201_through_ray.json", json.dumps(ray_report, indent=1) + "\n")
+        _write(out_dir / "nb201_through_ray.md", ray_markdown(ray_report))
+    found = {
+        s: json.loads(path.read_text(encoding="utf-8"))
+        for s in SETTINGS
+        if (path := out_dir / f"{PREFIX}_{s}.json").is_file()
+    }
+    if found:
+        md = markdown(found)
+        _write(out_dir / f"{PREFIX}.md", md)
+        print()
+        print(md)
+    print(f"wrote {', '.join(f'{PREFIX}_{s}.json' for s in reports)} and {PREFIX}.md in {out_dir}")
     return 0
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _summary(mine: list[dict[str, Any]], setting: str, opts: dict[str, Any], skip: bool) -> dict[str, Any]:
+    fields = SearchResult.__dataclass_fields__
+    results = [SearchResult(**{k: v for k, v in r.items() if k in fields}) for r in mine]
+    summary = summarize(results, CHECKPOINTS_S)
+    valid = [r["values"]["c10_valid"] for r in mine]
+    summary.update(
+        setting=setting,
+        options=opts,
+        skip_known=skip,
+        valid_mean=sum(valid) / len(valid),
+        seconds_per_search=sum(r["seconds"] for r in mine) / len(mine),
+        per_seed=[
+            {
+                "seed": r["seed"],
+                "test": r["test"],
+                "valid": r["values"]["c10_valid"],
+                "queries": r["queries"],
+                "distinct": r["distinct"],
+            }
+            for r in mine
+        ],
+    )
+    return summary
 
 
 def _opts_text(opts: dict[str, Any]) -> str:
     return json.dumps(opts, separators=(", ", ": ")).replace('"', "") if opts else "-"
 
 
-def markdown(report: dict[str, Any]) -> str:
-    prov, proto = report["provenance"], report["protocol"]
-    seeds = proto["seeds"]
+def markdown(reports: dict[str, dict[str, Any]]) -> str:
+    """One page from the per-setting reports: the rows, the target status, the curves, the sources."""
+    first = next(iter(reports.values()))
+    proto = first["protocol"]
     lines = [
-        f"# NAS-Bench-201 controllers, CIFAR-10, {proto['budget_s']:.0f} s simulated budget"
-        + (f", seeds {seeds[0]}..{seeds[1]}" if seeds else ""),
-        "",
-        f"Command: `{prov['command']}`  ",
-        f"Date: {prov['date']}; machine: {prov['machine']}, {prov['cpu']} ({prov['cpus']} CPUs), "
-        f"Python {prov['python']}",
+        f"# NAS-Bench-201 controllers, CIFAR-10, {proto['budget_s']:.0f} s simulated budget",
         "",
         "Rules: every proposal is a paid query (`paper`, `tuned` rows); the reward is the table's "
         "seed-averaged 12-epoch validation accuracy, where the paper samples one training seed per query; "
         "the reported number is the 200-epoch CIFAR-10 test accuracy of the best-reward cell. "
-        f"Tuned options: `{proto['tuned_options_from']}` (validation-only tuning, seeds 10000-10299).",
+        f"Tuned options: `{proto['tuned_options_from']}` (validation-only tuning on seeds 10000+, "
+        "`benchmarks/results/nb201_tuning.md`).",
+        "",
     ]
-    rows = report["rows"]
-    strict = [r for r in rows if not r["skip_known"]]
+    for setting, report in reports.items():
+        prov, seeds = report["provenance"], report["protocol"]["seeds"]
+        lines.append(
+            f"* `{setting}` rows (seeds {seeds[0]}..{seeds[1]}): `{prov['command']}`, {prov['date']}, "
+            f"{prov['machine']} {prov['cpu']} ({prov['cpus']} CPUs), Python {prov['python']}"
+        )
+    rows = [r for report in reports.values() for r in report["rows"]]
+    order = {n: i for i, n in enumerate(list_controllers())}
+    strict = sorted(
+        (r for r in rows if not r["skip_known"]), key=lambda r: (order.get(r["controller"], 99), r["setting"])
+    )
     if strict:
         lines += _row_table(strict, "Under the paper's rules")
         best = max(strict, key=lambda r: r["mean"])
-        ok = best["mean"] >= BEST_TARGET
+        ok = round(best["mean"], 2) >= BEST_TARGET
         lines += [
             "",
             f"Best mean under the paper's rules: {best['controller']} ({best['setting']}) {best['mean']:.2f}; "
-            f"target {BEST_TARGET:.2f}: {'met' if ok else 'missed'}.",
+            f"target {BEST_TARGET:.2f}: {'met' if ok else '**missed**'}.",
         ]
     lenient = [r for r in rows if r["skip_known"]]
     if lenient:
         lines += _row_table(
-            lenient, "Lenient cache-and-skip rules (a known cell is free and not a query; not the paper's)"
+            lenient, "Lenient cache-and-skip rules (a known cell is free and not a query; not the paper's rules)"
         )
     if strict:
         lines += ["", "Best-so-far test accuracy (mean over seeds) against simulated time, paper's rules:", ""]
@@ -386,12 +424,24 @@ def markdown(report: dict[str, Any]) -> str:
         for i, point in enumerate(strict[0]["curve"]):
             cells = ["-" if r["curve"][i]["test_mean"] is None else f"{r['curve'][i]['test_mean']:.2f}" for r in strict]
             lines.append(f"| {point['time_s']:.0f} | " + " | ".join(cells) + " |")
-    if report.get("through_ray"):
-        lines += ["", "Through Ray Tune (tuned settings, sequential trials, one trial per paid query):", ""]
-        lines += ["| controller/seed | test | trials | wall time | identical to in-process |", "|---|---|---|---|---|"]
-        for key, r in report["through_ray"].items():
-            lines.append(f"| {key} | {r['test']:.2f} | {r['queries']} | {r['wall_s']:.0f} s | {r['identical']} |")
     lines += ["", PROTOCOL_NOTES]
+    return "\n".join(lines) + "\n"
+
+
+def ray_markdown(report: dict[str, Any]) -> str:
+    prov = report["provenance"]
+    lines = [
+        f"# NAS-Bench-201 through Ray Tune, {report['protocol']['budget_s']:.0f} s simulated budget",
+        "",
+        f"Command: `{prov['command']}`, {prov['date']}, {prov['machine']} {prov['cpu']} ({prov['cpus']} CPUs)",
+        "",
+        "Tuned settings, the paper's rules (every proposal a trial), sequential trials, against the in-process runs:",
+        "",
+        "| controller/seed | test | trials | wall time | identical to in-process |",
+        "|---|---|---|---|---|",
+    ]
+    for key, r in report["through_ray"].items():
+        lines.append(f"| {key} | {r['test']:.2f} | {r['queries']} | {r['wall_s']:.0f} s | {r['identical']} |")
     return "\n".join(lines) + "\n"
 
 
