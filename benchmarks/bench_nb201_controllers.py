@@ -158,12 +158,24 @@ def _one(job: Job) -> dict[str, Any]:
 
 
 def run_jobs(jobs: list[Job], table_path: str, workers: int) -> list[dict[str, Any]]:
-    """Results of ``jobs`` in order, in ``workers`` processes (1: in this process)."""
+    """Results of ``jobs`` in order, in ``workers`` processes (1: in this process); progress on stderr."""
+    out: list[dict[str, Any]] = []
+    step = max(1, len(jobs) // 20)
+
+    def note(result: dict[str, Any]) -> None:
+        out.append(result)
+        if len(out) % step == 0 or len(out) == len(jobs):
+            print(f"  {len(out)}/{len(jobs)} searches", file=sys.stderr, flush=True)
+
     if workers > 1:
         with ProcessPoolExecutor(workers, initializer=_init, initargs=(table_path,)) as pool:
-            return list(pool.map(_one, jobs, chunksize=4))
+            for result in pool.map(_one, jobs, chunksize=4):
+                note(result)
+        return out
     _init(table_path)
-    return [_one(j) for j in jobs]
+    for job in jobs:
+        note(_one(job))
+    return out
 
 
 def provenance(argv: list[str] | None) -> dict[str, Any]:
