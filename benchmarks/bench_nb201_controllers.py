@@ -312,12 +312,14 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     runs = run_jobs(jobs, str(table_path), args.jobs) if jobs else []
     wall = time.perf_counter() - start
+    prov = provenance(argv)
     reports: dict[str, dict[str, Any]] = {
-        s: {"provenance": provenance(argv), "protocol": protocol, "wall_s": wall, "rows": []} for s in settings if seeds
+        s: {"provenance": prov, "protocol": protocol, "wall_s": wall, "rows": []} for s in settings if seeds
     }
     for setting, name, opts, skip in rows:
         mine = [r for j, r in zip(jobs, runs) if j.tag == f"{setting}/{name}"]
         summary = _summary(mine, setting, opts, skip)
+        summary.update(provenance=prov, seeds=protocol["seeds"])
         reports[setting]["rows"].append(summary)
         pub = PUBLISHED.get(PUBLISHED_AS.get(name, ""))
         print(
@@ -329,7 +331,12 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for setting, report in reports.items():
-        _write(out_dir / f"{PREFIX}_{setting}.json", json.dumps(report, indent=1) + "\n")
+        path = out_dir / f"{PREFIX}_{setting}.json"
+        # Rows of controllers not run now stay (each row names its own command, date and seeds).
+        ran = {r["controller"] for r in report["rows"]}
+        kept = [r for r in _rows_of(path) if r["controller"] not in ran]
+        report["rows"] = kept + report["rows"]
+        _write(path, json.dumps(report, indent=1) + "\n")
     if args.ray_seeds:
         _init(str(table_path))
         ray_seeds = [int(x) for x in args.ray_seeds.split(",") if x.strip()]
@@ -340,11 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         _write(out_dir / "nb201_through_ray.json", json.dumps(ray_report, indent=1) + "\n")
         _write(out_dir / "nb201_through_ray.md", ray_markdown(ray_report))
-    found = {
-        s: json.loads(path.read_text(encoding="utf-8"))
-        for s in SETTINGS
-        if (path := out_dir / f"{PREFIX}_{s}.json").is_file()
-    }
+    found = {s: {"rows": rows} for s in SETTINGS if (rows := _rows_of(out_dir / f"{PREFIX}_{s}.json"))}
     if found:
         md = markdown(found)
         _write(out_dir / f"{PREFIX}.md", md)
@@ -352,6 +355,19 @@ def main(argv: list[str] | None = None) -> int:
         print(md)
     print(f"wrote {', '.join(f'{PREFIX}_{s}.json' for s in reports)} and {PREFIX}.md in {out_dir}")
     return 0
+
+
+def _rows_of(path: Path) -> list[dict[str, Any]]:
+    """The rows of a per-setting results file, each with its provenance and seeds (older files: the file's)."""
+    if not path.is_file():
+        return []
+    report = json.loads(path.read_text(encoding="utf-8"))
+    rows = []
+    for row in report["rows"]:
+        row.setdefault("provenance", report["provenance"])
+        row.setdefault("seeds", report["protocol"]["seeds"])
+        rows.append(row)
+    return rows
 
 
 def _write(path: Path, text: str) -> None:
@@ -390,26 +406,30 @@ def _opts_text(opts: dict[str, Any]) -> str:
 
 
 def markdown(reports: dict[str, dict[str, Any]]) -> str:
-    """One page from the per-setting reports: the rows, the target status, the curves, the sources."""
-    first = next(iter(reports.values()))
-    proto = first["protocol"]
+    """One page from the per-setting rows (as read by :func:`_rows_of`): the tables, the targets, the curves."""
     lines = [
-        f"# NAS-Bench-201 controllers, CIFAR-10, {proto['budget_s']:.0f} s simulated budget",
+        f"# NAS-Bench-201 controllers, CIFAR-10, {BUDGET_S:.0f} s simulated budget",
         "",
         "Rules: every proposal is a paid query (`paper`, `tuned` rows); the reward is the table's "
         "seed-averaged 12-epoch validation accuracy, where the paper samples one training seed per query; "
         "the reported number is the 200-epoch CIFAR-10 test accuracy of the best-reward cell. "
-        f"Tuned options: `{proto['tuned_options_from']}` (validation-only tuning on seeds 10000+, "
-        "`benchmarks/results/nb201_tuning.md`).",
+        "Tuned options: `experiments/nb201_controllers.yaml` (validation-only tuning on seeds 10000+, "
+        "`benchmarks/results/nb201_tuning.md`). Rows were produced by:",
         "",
     ]
-    for setting, report in reports.items():
-        prov, seeds = report["provenance"], report["protocol"]["seeds"]
-        lines.append(
-            f"* `{setting}` rows (seeds {seeds[0]}..{seeds[1]}): `{prov['command']}`, {prov['date']}, "
-            f"{prov['machine']} {prov['cpu']} ({prov['cpus']} CPUs), Python {prov['python']}"
+    rows = [r for report in reports.values() for r in report["rows"]]  # each with provenance and seeds
+    commands: dict[str, list[str]] = {}
+    for r in rows:
+        prov = r["provenance"]
+        key = (
+            f"`{prov['command']}`, {prov['date']}, {prov['machine']} {prov['cpu']} ({prov['cpus']} CPUs), "
+            f"Python {prov['python']}"
         )
-    rows = [r for report in reports.values() for r in report["rows"]]
+        commands.setdefault(key, []).append(
+            f"{r['controller']} ({r['setting']}, seeds {r['seeds'][0]}..{r['seeds'][1]})"
+        )
+    for key, produced in commands.items():
+        lines.append(f"* {key}: {', '.join(produced)}")
     order = {n: i for i, n in enumerate(list_controllers())}
     strict = sorted(
         (r for r in rows if not r["skip_known"]), key=lambda r: (order.get(r["controller"], 99), r["setting"])
@@ -462,9 +482,9 @@ def _row_table(rows: list[dict[str, Any]], title: str) -> list[str]:
         "",
         f"{title}:",
         "",
-        "| controller | settings | test accuracy (mean ± std) | published | at least published | "
+        "| controller | settings | seeds | test accuracy (mean ± std) | published | at least published | "
         "valid (200 ep) of the cell | queries | distinct cells | time per search | options |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         key = PUBLISHED_AS.get(r["controller"])
@@ -472,7 +492,8 @@ def _row_table(rows: list[dict[str, Any]], title: str) -> list[str]:
         pub_text = f"{pub[0]:.2f} ± {pub[1]:.2f}" + (" (BOHB)" if key == "bohb" else "") if pub else "-"
         met = "-" if pub is None else ("yes" if round(r["mean"], 2) >= pub[0] else "**no**")
         lines.append(
-            f"| {r['controller']} | {r['setting']} | {r['mean']:.2f} ± {r['std']:.2f} | {pub_text} | {met} "
+            f"| {r['controller']} | {r['setting']} | {r['seeds'][0]}-{r['seeds'][1]} "
+            f"| {r['mean']:.2f} ± {r['std']:.2f} | {pub_text} | {met} "
             f"| {r['valid_mean']:.2f} | {r['queries_mean']:.1f} | {r['distinct_mean']:.1f} "
             f"| {r['seconds_per_search'] * 1000:.0f} ms | `{_opts_text(r['options'])}` |"
         )
