@@ -407,7 +407,7 @@ def nb201_config(budget: float, table: str | None = None, controller: str = "evo
 def test_nb201_protocol_through_ray_equals_in_process(
     tmp_path: Path, nb201_csv: Path, ray_local, controller: str, seed: int
 ) -> None:
-    from nas.nb201_protocol import run_search as in_process
+    from nas.nb201_protocol import simulate as in_process
     from nas.nb201_table import NB201Table
 
     budget = 1500.0
