@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "nas.commands.train",  # train, evaluate
     "nas.commands.search",  # search, export
     "nas.commands.report",  # report, cam
+    "nas.commands.score",  # score (zero-cost proxies)
 )
 
 
