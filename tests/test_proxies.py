@@ -75,8 +75,14 @@ def test_each_score_is_deterministic_for_a_seed(name: str) -> None:
         assert other != a  # another seed initialises another network
 
 
-def test_scores_do_not_depend_on_which_others_are_asked() -> None:
-    model, batch = _tiny_nb201(), _batch()
+@pytest.mark.parametrize("kind", ["nb201", "darts"])
+def test_scores_do_not_depend_on_which_others_are_asked(kind: str) -> None:
+    """Scores computed together share one training pass; alone, each runs its own."""
+    if kind == "nb201":
+        model = _tiny_nb201()
+    else:
+        model = build_network(named.get("DARTS_V2"), 0, channels=4, layers=3)
+    batch = _batch()
     together = score(model, ALL, batch, seed=1)
     alone = {n: score(model, [n], batch, seed=1)[n] for n in reversed(ALL)}
     assert together == alone

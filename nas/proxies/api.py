@@ -9,8 +9,9 @@ under :func:`torch.random.fork_rng`), and the model comes back with the same mod
 
 Each score runs after ``torch.manual_seed(seed)`` with the network in training mode
 (batch statistics, as every reference), so its value does not depend on which other
-scores were asked for or in what order; scores that share a pass (``snip`` and
-``grad_norm``) compute it once.
+scores were asked for or in what order; the scores that look at the same training-mode
+pass (``naswot``, ``snip``, ``grad_norm``, ``fisher``, ``jacov``) share it
+(:mod:`nas.proxies.passes`).
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def score(
     if param is None:
         raise NasError("score: the network has no parameters to score")
     data = data.to(param.device, param.dtype if param.is_floating_point() else torch.float32)
-    ctx = ScoringContext(model, data, seed)
+    ctx = ScoringContext(model, data, seed, frozenset().union(*(p.shares for p in proxies)))
     results: dict[str, float] = {}
     for proxy in proxies:
         with seeded(seed, param.device), preserved(model):

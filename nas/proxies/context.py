@@ -6,9 +6,9 @@ buffer (batch-norm running statistics and counters) are put back as they were, e
 when a score fails. Scores compute gradients with :func:`torch.autograd.grad`, so they
 never write ``.grad`` in the first place.
 
-:class:`ScoringContext` also caches the one pass several scores share (the weight
-gradients of the cross-entropy loss over the minibatch, used by ``snip`` and
-``grad_norm``), so scoring both costs one forward and backward pass, not two.
+:class:`ScoringContext` also caches the one pass several scores share (the
+training-mode forward pass, with the backward passes, that ``naswot``, ``snip``,
+``grad_norm``, ``fisher`` and ``jacov`` read; see :mod:`nas.proxies.passes`).
 """
 
 from __future__ import annotations
@@ -99,22 +99,27 @@ def preserved(model: nn.Module) -> Iterator[None]:
 
 @dataclass
 class ScoringContext:
-    """The network (in training mode, as every reference scores it), the minibatch and shared passes."""
+    """The network (in training mode, as every reference scores it), the minibatch and the shared pass.
+
+    ``needs`` are the products of the shared training-mode pass (:mod:`nas.proxies.passes`)
+    that the scores being computed read; the pass runs once and records all of them.
+    """
 
     model: nn.Module
     batch: Batch
     seed: int
+    needs: frozenset[str] = frozenset()
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def cross_entropy_gradients(self) -> list[tuple[nn.Module, torch.Tensor]]:
-        """``(layer, dL/dweight)`` of every conv/linear layer, L the mean cross-entropy over the batch.
+    def train_pass(self, product: str) -> Any:
+        """``product`` of the shared pass (e.g. ``"ce_grads"``), running the pass on first use."""
+        from nas.proxies.passes import run_train_pass
 
-        Unused layers get zeros, as in the references. Computed once per context.
-        """
-        if "ce_grads" not in self._cache:
-            layers = weight_layers(self.model)
-            self._cache["ce_grads"] = list(zip(layers, weight_gradients(self.model, layers, self.batch)))
-        return self._cache["ce_grads"]
+        needs = self.needs | {product}
+        cached = self._cache.get("train_pass")
+        if cached is None or not needs <= cached[0]:
+            self._cache["train_pass"] = (needs, run_train_pass(self.model, self.batch, needs))
+        return self._cache["train_pass"][1]
 
 
 def weight_gradients(model: nn.Module, layers: list[nn.Module], batch: Batch) -> list[torch.Tensor]:

@@ -12,9 +12,10 @@ sum the same total.
 Layer outputs are caught where the convolution or linear map runs (``F.conv2d`` and
 ``F.linear`` calls on a layer's own weight, through a TorchFunctionMode), so functional
 calls count like module calls. ``FactorizedReduce`` fuses its two 1x1 convolutions into
-one convolution on a derived weight in training; here it takes its plain path (the
-same sums, documented in :mod:`nas.ops`) so its two convolutions are seen, as in the
-references' DARTS networks.
+one convolution on a derived weight in training; in the shared pass it takes its plain
+path (the same sums, documented in :mod:`nas.ops`) so its two convolutions are seen, as
+in the references' DARTS networks. The forward pass is shared with ``naswot``, ``snip``,
+``grad_norm`` and ``jacov`` (:mod:`nas.proxies.passes`).
 """
 
 from __future__ import annotations
@@ -25,31 +26,36 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from nas.ops import FactorizedReduce
-from nas.proxies.context import ScoringContext, logits_of, weight_layers
+from nas.proxies.context import ScoringContext
 from nas.proxies.registry import register_proxy
 
 
-class _LayerOutputs(TorchFunctionMode):
-    """Registers a gradient hook on the output of every conv/linear call on a known weight."""
+class LayerOutputs(TorchFunctionMode):
+    """While entered, hooks the gradient of every conv/linear output computed on one of ``weights``.
 
-    def __init__(self, weights: dict[int, int], fisher: list[torch.Tensor | None]) -> None:
+    A probe of the shared pass (:mod:`nas.proxies.passes`); :meth:`values` ends the recording.
+    """
+
+    def __init__(self, weights: list[torch.Tensor]) -> None:
         super().__init__()
-        self._weights = weights  # id(weight) -> layer index
-        self._fisher = fisher
+        self._index = {id(w): i for i, w in enumerate(weights)}
+        self._fisher: list[torch.Tensor | None] = [None] * len(weights)
+        self._recording = True
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's protocol
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         if func is F.conv2d or func is F.linear:
             weight = args[1] if len(args) > 1 else kwargs.get("weight")
-            index = self._weights.get(id(weight))
+            index = self._index.get(id(weight))
             if index is not None and out.requires_grad:
                 out.register_hook(self._hook(index, out.detach()))
         return out
 
     def _hook(self, index: int, act: torch.Tensor):  # noqa: ANN202
         def hook(grad: torch.Tensor) -> None:
+            if not self._recording:
+                return
             g = act * grad
             g_nk = g.sum(tuple(range(2, g.dim()))) if g.dim() > 2 else g
             delta = g_nk.pow(2).mean(0).mul(0.5)
@@ -58,28 +64,22 @@ class _LayerOutputs(TorchFunctionMode):
 
         return hook
 
+    def values(self) -> list[torch.Tensor | None]:
+        """Per-channel values per layer (``None``: the layer's output never got a gradient)."""
+        self._recording = False  # later backward passes (jacov's) must not add to them
+        return list(self._fisher)
+
 
 @register_proxy(
     "fisher",
     summary="sum over channels of 0.5 * E[(activation . dL/dactivation)^2], weighted by fan-in",
     reference="Theis et al. 2018; Abdelfattah et al. 2021; SamsungLabs/zero-cost-nas, NASLib fisher.py",
+    shares=("fisher",),
 )
 def fisher(ctx: ScoringContext) -> float:
-    model = ctx.model
-    for m in model.modules():
-        if isinstance(m, FactorizedReduce):
-            m.training = False  # its own flag only (its batch norm stays in training); restored by preserved()
-    layers = weight_layers(model)
-    weights = [m.weight for m in layers]
-    for w in weights:
-        w.requires_grad_(True)
-    values: list[torch.Tensor | None] = [None] * len(layers)
-    mode = _LayerOutputs({id(w): i for i, w in enumerate(weights)}, values)
-    with mode:
-        loss = F.cross_entropy(logits_of(model(ctx.batch.images)), ctx.batch.labels)
-    torch.autograd.grad(loss, weights, allow_unused=True)
+    shared = ctx.train_pass("fisher")
     total = 0.0
-    for w, v in zip(weights, values):
+    for layer, v in zip(shared.layers, shared.fisher):
         if v is not None:
-            total += float(v.abs().sum()) * math.prod(w.shape[1:])
+            total += float(v.abs().sum()) * math.prod(layer.weight.shape[1:])
     return total

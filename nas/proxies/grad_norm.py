@@ -15,6 +15,7 @@ from nas.proxies.registry import register_proxy
     "grad_norm",
     summary="sum over layers of the L2 norm of the cross-entropy's weight gradient",
     reference="Abdelfattah et al. 2021; SamsungLabs/zero-cost-nas, NASLib grad_norm.py",
+    shares=("ce_grads",),
 )
 def grad_norm(ctx: ScoringContext) -> float:
-    return float(sum(float(g.norm()) for _, g in ctx.cross_entropy_gradients()))
+    return float(sum(float(g.norm()) for g in ctx.train_pass("ce_grads").ce_grads))

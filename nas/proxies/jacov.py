@@ -13,9 +13,8 @@ references call the general ``eig``; same values, always real). A degenerate Jac
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from nas.proxies.context import ScoringContext, logits_of
+from nas.proxies.context import ScoringContext
 from nas.proxies.registry import register_proxy
 
 K = 1e-5
@@ -35,9 +34,8 @@ def jacobian_score(jacobians: np.ndarray) -> float:
     "jacov",
     summary="eigenvalue score of the correlation of per-image input Jacobians",
     reference="Mellor et al. 2020 (v1); Abdelfattah et al. 2021; NASLib jacov.py",
+    shares=("input_grad",),
 )
 def jacov(ctx: ScoringContext) -> float:
-    x = ctx.batch.images.detach().clone().requires_grad_(True)
-    y = logits_of(ctx.model(x))
-    (grad,) = torch.autograd.grad(y.sum(), x)
+    grad = ctx.train_pass("input_grad").input_grad
     return jacobian_score(grad.flatten(1).double().cpu().numpy())

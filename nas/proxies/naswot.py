@@ -67,13 +67,12 @@ class _Entry:
         self.ref, self.kernel, self.uses = ref, kernel, 0
 
 
-class _ReluKernel(TorchFunctionMode):
-    """Accumulates the code kernel of every ReLU evaluated while active."""
+class _ReluCalls(TorchFunctionMode):
+    """Adds the code kernel of every ReLU evaluated while active to ``owner.K``."""
 
-    def __init__(self, n: int, device: torch.device) -> None:
+    def __init__(self, owner: ReluKernel) -> None:
         super().__init__()
-        self.K = torch.zeros((n, n), dtype=torch.float64, device=device)
-        self._seen: dict[int, _Entry] = {}
+        self.owner = owner
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's protocol
         kwargs = kwargs or {}
@@ -81,10 +80,26 @@ class _ReluKernel(TorchFunctionMode):
             return func(*args, **kwargs)
         kernel = code_kernel(args[0])  # before an in-place ReLU overwrites its input
         out = func(*args, **kwargs)
+        self.owner.evaluated(out, kernel)
+        return out
+
+
+class ReluKernel:
+    """While entered, accumulates in ``K`` the NASWOT kernel of every ReLU the model applies.
+
+    A probe of the shared pass (:mod:`nas.proxies.passes`): it records, it does not run.
+    """
+
+    def __init__(self, model: nn.Module, n: int, device: torch.device) -> None:
+        self.model = model
+        self.K = torch.zeros((n, n), dtype=torch.float64, device=device)
+        self._seen: dict[int, _Entry] = {}
+        self._stack: contextlib.ExitStack | None = None
+
+    def evaluated(self, out: torch.Tensor, kernel: torch.Tensor) -> None:
         self.K += kernel
         key = id(out)
-        self._seen[key] = _Entry(weakref.ref(out, lambda _r, k=key: self._forget(k, _r)), kernel)
-        return out
+        self._seen[key] = _Entry(weakref.ref(out, lambda ref, k=key: self._forget(k, ref)), kernel)
 
     def _forget(self, key: int, ref: weakref.ref) -> None:
         entry = self._seen.get(key)
@@ -98,24 +113,36 @@ class _ReluKernel(TorchFunctionMode):
             entry.uses += 1
             if entry.uses > 1:
                 self.K += entry.kernel
-        else:  # activated elsewhere, out of our sight: its codes are those of its input
+        else:  # activated out of our sight: its codes are those of its input
             self.K += code_kernel(activated)
+
+    def __enter__(self) -> ReluKernel:
+        stack = contextlib.ExitStack()
+        stack.enter_context(_counting_relu_first_readers(self.model, self))
+        stack.enter_context(_ReluCalls(self))
+        self._stack = stack
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._stack is not None
+        self._stack.close()
+        self._seen.clear()
 
 
 @contextlib.contextmanager
-def _counting_relu_first_readers(model: nn.Module, mode: _ReluKernel) -> Iterator[None]:
+def _counting_relu_first_readers(model: nn.Module, probe: ReluKernel) -> Iterator[None]:
     patched = []
-    for m in model.modules():
-        if is_relu_first(m) and "forward_relu" not in m.__dict__:
-            original = m.forward_relu
-
-            def counted(x: torch.Tensor, _original=original) -> torch.Tensor:
-                mode.consumed(x)
-                return _original(x)
-
-            object.__setattr__(m, "forward_relu", counted)
-            patched.append(m)
     try:
+        for m in model.modules():
+            if is_relu_first(m) and "forward_relu" not in m.__dict__:
+                original = m.forward_relu
+
+                def counted(x: torch.Tensor, _original: Callable = original) -> torch.Tensor:
+                    probe.consumed(x)
+                    return _original(x)
+
+                object.__setattr__(m, "forward_relu", counted)
+                patched.append(m)
         yield
     finally:
         for m in patched:
@@ -123,18 +150,18 @@ def _counting_relu_first_readers(model: nn.Module, mode: _ReluKernel) -> Iterato
 
 
 def relu_code_kernel(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """The NASWOT kernel of ``model`` on ``images`` (one forward pass, no gradients)."""
-    mode = _ReluKernel(len(images), images.device)
-    with torch.no_grad(), _counting_relu_first_readers(model, mode), mode:
+    """The NASWOT kernel of ``model`` on ``images`` (one forward pass in the model's current mode)."""
+    with torch.no_grad(), ReluKernel(model, len(images), images.device) as probe:
         model(images)
-    return mode.K
+    return probe.K
 
 
 @register_proxy(
     "naswot",
     summary="log-determinant of the kernel of binary ReLU codes (how distinctly the net separates images)",
     reference="Mellor et al. 2021; BayesWatch/nas-without-training, NASLib nwot.py",
+    shares=("relu_kernel",),
 )
 def naswot(ctx: ScoringContext) -> float:
-    K = relu_code_kernel(ctx.model, ctx.batch.images)
+    K = ctx.train_pass("relu_kernel").relu_kernel
     return float(torch.linalg.slogdet(K).logabsdet)

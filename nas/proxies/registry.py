@@ -45,19 +45,26 @@ class Proxy:
     summary: str  # one line: what it measures
     reference: str  # the paper and the code it follows
     uses_data: bool  # False: only the input shape matters (synflow, params, flops)
+    shares: frozenset[str] = frozenset()  # products of the shared training pass it reads
 
 
 _PROXIES: dict[str, Proxy] = {}
 _loaded = False
 
 
-def register_proxy(name: str, *, summary: str, reference: str, uses_data: bool = True) -> Callable[[ProxyFn], ProxyFn]:
-    """Register ``fn(ctx) -> float`` under ``name`` (refusing to replace another)."""
+def register_proxy(
+    name: str, *, summary: str, reference: str, uses_data: bool = True, shares: Iterable[str] = ()
+) -> Callable[[ProxyFn], ProxyFn]:
+    """Register ``fn(ctx) -> float`` under ``name`` (refusing to replace another).
+
+    ``shares``: what it reads from the shared training-mode pass (:mod:`nas.proxies.passes`),
+    so that scores computed together run that pass once.
+    """
 
     def decorator(fn: ProxyFn) -> ProxyFn:
         if name in _PROXIES and _PROXIES[name].fn is not fn:
             raise ValueError(f"proxy {name!r} is already registered")
-        _PROXIES[name] = Proxy(name, fn, summary, reference, uses_data)
+        _PROXIES[name] = Proxy(name, fn, summary, reference, uses_data, frozenset(shares))
         return fn
 
     return decorator

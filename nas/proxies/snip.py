@@ -18,6 +18,8 @@ from nas.proxies.registry import register_proxy
     "snip",
     summary="connection sensitivity: sum |w * dL/dw| of the cross-entropy on the minibatch",
     reference="Lee et al. 2019; Abdelfattah et al. 2021; SamsungLabs/zero-cost-nas, NASLib snip.py",
+    shares=("ce_grads",),
 )
 def snip(ctx: ScoringContext) -> float:
-    return float(sum(float((m.weight.detach() * g).abs().sum()) for m, g in ctx.cross_entropy_gradients()))
+    shared = ctx.train_pass("ce_grads")
+    return float(sum(float((m.weight.detach() * g).abs().sum()) for m, g in zip(shared.layers, shared.ce_grads)))
