@@ -542,3 +542,30 @@ def test_scores_on_real_cifar10(data_root: Path) -> None:
     assert all(math.isfinite(v) for v in [*best.values(), *skip.values()])
     # The all-skip cell (the collapse cell, 54.3%) has no parameters in its cells: every size score is lower.
     assert best["params"] > skip["params"] and best["flops"] > skip["flops"] and best["synflow"] > skip["synflow"]
+
+
+def test_benchmark_cell_samples_are_seeded_and_disjoint() -> None:
+    import importlib.util
+    import itertools
+
+    from nas.nb201_table import COLUMNS, NB201Record, NB201Table
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_proxies.py"
+    spec = importlib.util.spec_from_file_location("bench_proxies", path)
+    bench = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(bench)
+    ops = ["none", "skip_connect", "nor_conv_1x1"]
+    archs = [
+        f"|{a}~0|+|{b}~0|{c}~1|+|{d}~0|{e}~1|{f}~2|"
+        for a, b, c, d, e, f in itertools.islice(itertools.product(ops, repeat=6), 40)
+    ]
+    table = NB201Table([NB201Record(a, *([1.0] * (len(COLUMNS) - 1))) for a in archs])
+    report, select = bench.sample_cells(table, 10, 5, seed=0)
+    assert (report, select) == bench.sample_cells(table, 10, 5, seed=0)
+    assert len(set(report)) == 10 and len(set(select)) == 5 and not set(report) & set(select)
+    assert bench.sample_cells(table, 10, 5, seed=1)[0] != report
+    order = bench.jobs(report, select, [0, 1, 2], spread=3)
+    assert order[:10] == [("report", a, 0) for a in report]
+    assert order[10:15] == [("select", a, 0) for a in select]
+    assert order[15:] == [("report", a, s) for a in report[:3] for s in (1, 2)]

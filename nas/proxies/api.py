@@ -36,7 +36,9 @@ def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
     """Run a block under ``torch.manual_seed(seed)`` without changing the caller's RNG state."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise NasError(f"seed: expected an integer >= 0, got {seed!r}")
-    devices = [device] if device is not None and device.type == "cuda" else []
+    devices: list[int] = []
+    if device is not None and device.type == "cuda":
+        devices = [device.index if device.index is not None else torch.cuda.current_device()]
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
