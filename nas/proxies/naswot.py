@@ -6,7 +6,7 @@ BayesWatch/nas-without-training (``score_networks.py``, ``scores.py``) and NASLi
 inputs are positive); the kernel ``K = sum over ReLUs of C C^T + (1 - C)(1 - C)^T``
 counts, for each pair of images, the units on which their codes agree; the score is
 ``log |det K|`` (``slogdet``). One forward pass, network in training mode (batch
-statistics), as the reference.
+statistics), as the reference; the pass is shared with other scores (:mod:`nas.proxies.passes`).
 
 How ReLUs are found: the reference hooks ``nn.ReLU`` modules. Our cell networks apply a
 ReLU shared by several edges once (a state read by k ReLU-first operations is activated
@@ -14,8 +14,9 @@ once, see :mod:`nas.ops`), where the reference has one ``nn.ReLU`` per edge. So 
 ReLU evaluation is caught (``F.relu``, ``Tensor.relu_``, ``nn.ReLU`` and ``nn.ReLU6``,
 through a :class:`~torch.overrides.TorchFunctionMode`) and counted once more for each
 further ReLU-first operation that reads it (``forward_relu``): the kernel equals the
-reference's on NAS-Bench-201 and DARTS cells (a test checks it against a per-edge
-forward). ``nn.ReLU6`` counts as a ReLU, as the references' ``'ReLU' in type`` test does.
+reference's (tests check it exactly against a per-edge forward of NAS-Bench-201 cells and
+against module hooks on plain ReLU networks; DARTS cells follow the same protocol).
+``nn.ReLU6`` counts as a ReLU, as the references' ``'ReLU' in type`` test does.
 
 Which ReLUs: torch's, as NASLib (its test excludes its own classes). BayesWatch's test
 ``'ReLU' in str(type(module))`` also matches NAS-Bench-201's ``ReLUConvBN`` class, so there
