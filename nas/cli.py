@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "nas.commands.export",  # export
     "nas.commands.report",  # report, cam
     "nas.commands.nb201",  # nb201 import
+    "nas.commands.score",  # score (zero-cost proxies)
 )
 
 
