@@ -28,6 +28,7 @@ from nas.runs.atomic import read_json, write_json
 from nas.runs.device import resolve_device
 from nas.runs.rundir import RunStatus, check_run_dir, previous_name
 from nas.training.config import EXECUTION_FIELDS, TrainConfig
+from nas.training.loop import precision, precision_name
 from nas.training.result import RESULT_FILE
 from nas.training.splits import Splits
 
@@ -70,7 +71,7 @@ def config_document(
             "python": platform.python_version(),
             "device": str(device),
             "channels_last": config.channels_last if config.channels_last is not None else device.type == "cuda",
-            "amp": config.amp and device.type == "cuda",
+            "amp": precision_name(precision(config.amp, device, config.cpu_bf16)[0]),
             "threads": torch.get_num_threads(),
         },
         "meta": dict(meta or {}),
