@@ -207,41 +207,53 @@ def _rank_pids(launcher: subprocess.Popen) -> list[int]:
     return [int(p) for p in children.read_text().split()] if children.exists() else []
 
 
-def _wait_for_checkpoint(run: Path, launcher: subprocess.Popen, timeout: float = 180) -> None:
+def _wait_for_checkpoint(run: Path, launcher: subprocess.Popen, after: tuple[int, int], timeout: float = 180) -> None:
+    """Until the checkpoint of ``run`` is past ``after`` (epoch, step)."""
     deadline = time.monotonic() + timeout
-    while not (run / "checkpoint.pt").exists():
-        assert launcher.poll() is None, "the search ended before its first checkpoint"
+    while True:
+        assert launcher.poll() is None, "the search ended before the checkpoint it was to be killed after"
         assert time.monotonic() < deadline, "no checkpoint in time"
+        try:
+            state = load_torch(run / "checkpoint.pt")
+            if (int(state["epoch"]), int(state["step"])) > after:
+                return
+        except Exception:  # not written yet, or being replaced
+            pass
         time.sleep(0.2)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("victims", ["one rank", "all ranks"])
-def test_killed_ddp_search_resumes_to_the_uninterrupted_result(tmp_path: Path, victims: str) -> None:
-    raw = dict(TINY, epochs=3, checkpoint_every_steps=2, evaluate_every_epoch=True)
-    cfg = tmp_path / "tiny.yaml"
-    cfg.write_text(yaml.safe_dump(raw))
-    cmd = _torchrun("-m", "nas.cli", "search", "--config", str(cfg), "--out")
-    straight = tmp_path / "straight"
-    _run([*cmd, str(straight)])
-    run = tmp_path / "killed"
-    launcher = subprocess.Popen([*cmd, str(run)], env=_env(), cwd=REPO, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+def _launch_and_kill(cmd: list[str], run: Path, after: tuple[int, int], victims: str) -> tuple[int, int]:
+    """Start ``cmd``, SIGKILL one or all ranks once a checkpoint is past ``after``; the checkpoint's position."""
+    launcher = subprocess.Popen(cmd, env=_env(), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)  # fmt: skip
     try:
-        _wait_for_checkpoint(run, launcher)
+        _wait_for_checkpoint(run, launcher, after)
         ranks = _rank_pids(launcher)
         assert len(ranks) == 2, ranks
-        for pid in ranks[:1] if victims == "one rank" else ranks:
+        for pid in ranks[:1] if victims == "one" else ranks:
             os.kill(pid, signal.SIGKILL)
-        _, err = launcher.communicate(timeout=120)
+        launcher.communicate(timeout=120)
         assert launcher.returncode != 0, "torchrun should report the killed rank"
     finally:
         if launcher.poll() is None:
             os.killpg(launcher.pid, signal.SIGKILL)
             launcher.wait()
     assert not (run / "result.json").exists()
-    done = load_torch(run / "checkpoint.pt")
-    assert (int(done["epoch"]), int(done["step"])) < (3, 0)
+    state = load_torch(run / "checkpoint.pt")
+    return int(state["epoch"]), int(state["step"])
+
+
+@pytest.mark.slow
+def test_killed_ddp_search_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+    raw = dict(TINY, epochs=3, checkpoint_every_steps=2, evaluate_every_epoch=True)
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    cmd = _torchrun("-m", "nas.cli", "search", "--config", str(cfg), "--out")
+    straight, run = tmp_path / "straight", tmp_path / "killed"
+    _run([*cmd, str(straight)])
+    first = _launch_and_kill([*cmd, str(run)], run, (0, 0), victims="one")  # torchrun then ends the other rank
+    second = _launch_and_kill([*cmd, str(run)], run, first, victims="all")  # resumed from `first`, killed again
+    assert first < second < (3, 0)
     _run([*cmd, str(run)])
     a, b = load_torch(run / "checkpoint.pt"), load_torch(straight / "checkpoint.pt")
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in b["model"])
