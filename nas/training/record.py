@@ -13,7 +13,9 @@ reached, the time).
 
 from __future__ import annotations
 
+import os
 import platform
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -73,10 +75,24 @@ def config_document(
             "channels_last": config.channels_last if config.channels_last is not None else device.type == "cuda",
             "amp": precision_name(precision(config.amp, device, config.cpu_bf16)[0]),
             "threads": torch.get_num_threads(),
+            # the GPUs a scheduler (Ray) gave this process; the device above says what was used
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "ray_node": ray_node_id(),
         },
         "meta": dict(meta or {}),
         "extensions": [],
     }
+
+
+def ray_node_id() -> str | None:
+    """The Ray node this process runs on (a trial on a cluster), else None; never imports Ray itself."""
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return None
+    try:
+        return str(ray.get_runtime_context().get_node_id())
+    except Exception:  # pragma: no cover - a Ray without a runtime context: the record just lacks the node
+        return None
 
 
 def compared_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
