@@ -1,9 +1,14 @@
 """The one small interface every search space implements.
 
-Controllers (random, evolution, REINFORCE, Optuna, DARTS) only see this interface:
-a space is a list of categorical *decisions*; a vector of choice indices maps to a
-genotype (``from_decisions``) and back (``to_decisions``). That is enough for an RL
+The trial-based controllers (random, evolution, REINFORCE, LSTM, Optuna) only see this
+interface: a space is a list of categorical *decisions*; a vector of choice indices maps
+to a genotype (``from_decisions``) and back (``to_decisions``). That is enough for an RL
 policy or an Optuna sampler to drive any space, and ``mutate`` serves evolution.
+
+DARTS does not go through it: its supernets (:mod:`nas.darts`) relax the operations of
+the DARTS and NAS-Bench-201 cells continuously and derive the same genotype types
+(``DartsGenotype``, ``NB201Genotype``) that the ``darts`` and ``nb201`` spaces here produce,
+so a cell found either way is built, trained and exported alike.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from torch import nn
 
 from nas.errors import NasError
 from nas.genotype import Genotype
+from nas.networks import build as build_network
 
 
 @dataclass(frozen=True)
@@ -86,11 +92,9 @@ class SearchSpace(ABC):
 
     def build(self, genotype: Genotype, num_classes: int | None = None, **options: Any) -> nn.Module:
         """The network of ``genotype`` with this space's default settings, overridable."""
-        from nas.networks import build
-
         settings = self.default_settings()
         merged = {**settings.build_options, **options}
-        return build(genotype, num_classes=num_classes or settings.num_classes, **merged)
+        return build_network(genotype, num_classes=num_classes or settings.num_classes, **merged)
 
     def check_decisions(self, values: Sequence[int]) -> list[int]:
         """Validate a decision vector, naming the first bad entry."""
