@@ -193,10 +193,14 @@ def test_killed_driver_on_a_cluster_resumes(tmp_path: Path, cifar10_dir: Path, c
 
 @pytest.mark.ray
 @pytest.mark.data
+@pytest.mark.slow
 def test_fractional_gpus_run_four_trials_at_once_on_the_cpu(
     tmp_path: Path, cifar10_dir: Path, cluster: Cluster
 ) -> None:
-    cfg = search_config(cifar10_dir, workers=4, cpus_per_trial=0.25)
+    # Trials long enough to outlast the start of four worker processes on one CPU (Ray starts
+    # a node's workers one at a time), so that all four are seen training at once.
+    cfg = search_config(cifar10_dir, workers=4, cpus_per_trial=0.25, epochs=4)
+    cfg["trial"]["train"]["train_subset"] = 400
     config = write(tmp_path / "c.yaml", cfg)
     run = tmp_path / "run"
     out = finish(nas_search(config, run, "--address", cluster.address, "--gpus-per-trial", "0.5"))

@@ -5,6 +5,7 @@ rerun continues the study without repeating its finished trials."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -134,3 +135,72 @@ def test_two_processes_share_one_study_and_a_killed_one_resumes(tmp_path: Path, 
     assert {t.user_attrs["by"] for t in finished} == {"a", "b"} and front
     dominated = [t for t in finished if t not in front]
     assert all(any(f.values[0] >= t.values[0] and f.values[1] <= t.values[1] for f in front) for t in dominated)
+
+
+@pytest.mark.ray
+@pytest.mark.data
+@pytest.mark.slow
+def test_two_nas_search_runs_share_one_postgres_study(tmp_path: Path, pg_url: str, cifar10_dir: Path) -> None:
+    import optuna
+    import yaml
+
+    name = f"nas-{uuid.uuid4().hex[:8]}"
+    cfg = {
+        "controller": "optuna",
+        "space": "nb201",
+        "seed": 0,
+        "num_trials": 3,
+        "options": {"optuna": {"study_name": name, "sampler": "random"}},
+        "trial": {
+            "kind": "train",
+            "recipe": "quick",
+            "epochs": 1,
+            "train": {"train_subset": 200, "val_fraction": 0.2, "test_subset": 100, "batch_size": 50,
+                      "tensorboard": False},
+            "build_options": {"channels": 8, "cells_per_stage": 1},
+        },
+        "workers": 1,
+        "data_dir": str(cifar10_dir),
+    }  # fmt: skip
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    env = dict(_env(), RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
+    runs = [tmp_path / "a", tmp_path / "b"]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "nas.cli",
+                "search",
+                "--config",
+                str(config),
+                "--out",
+                str(run),
+                "--no-progress",
+                "--storage",
+                pg_url,
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        for run in runs
+    ]
+    try:
+        outs = [p.communicate(timeout=600)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert all(p.returncode == 0 for p in procs), [o[-2000:] for o in outs]
+    assert all(pg_server.PASSWORD not in o for o in outs)
+    study = optuna.load_study(study_name=name, storage=open_storage(pg_url, "storage"))
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 6 and len({t.number for t in study.trials}) == len(study.trials)  # no collision
+    for run in runs:
+        board = json.loads((run / "leaderboard.json").read_text())
+        assert len(board) == 3 and all(r["status"] == "completed" for r in board)

@@ -32,9 +32,7 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("cuda")
         visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
         if visible and visible not in ("-1", "none", "NoDevFiles"):
-            _say_once(
-                f"warning: CUDA_VISIBLE_DEVICES={visible} is set but CUDA is not available here; using cpu"
-            )
+            _say_once(f"warning: CUDA_VISIBLE_DEVICES={visible} is set but CUDA is not available here; using cpu")
         return torch.device("cpu")
     try:
         device = torch.device(name)

@@ -34,7 +34,7 @@ def _shown(url: Any) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def _masked(text: str) -> str:
+def mask_password(text: str) -> str:
     """``text`` with the password of a ``scheme://user:password@`` URL replaced by ``***``."""
     return re.sub(r"(://[^:/@\s]*):[^@\s]*@", r"\1:***@", text)
 
@@ -46,11 +46,11 @@ def open_storage(url: str, field: str) -> Any:
     from sqlalchemy.engine import make_url
 
     if not isinstance(url, str) or not url.strip():
-        raise NasError(f"{field}: expected a storage URL ({EXPECTED}), got {_masked(repr(url))}")
+        raise NasError(f"{field}: expected a storage URL ({EXPECTED}), got {mask_password(repr(url))}")
     try:
         parsed = make_url(url)
     except (sqlalchemy.exc.ArgumentError, ValueError):
-        raise NasError(f"{field}: malformed storage URL {_masked(repr(url))} (expected {EXPECTED})") from None
+        raise NasError(f"{field}: malformed storage URL {mask_password(repr(url))} (expected {EXPECTED})") from None
     if parsed.drivername == "postgres":  # the spelling of Heroku and libpq; SQLAlchemy wants postgresql
         parsed = parsed.set(drivername="postgresql")
     backend = parsed.get_backend_name()
