@@ -21,7 +21,7 @@ from typing import Any
 
 from ray import tune
 
-from nas.formats import from_json
+from nas.genotypes.codec import from_json
 from nas.nb201_table import NB201Table
 from nas.tune.settings import TrialSettings
 
