@@ -18,7 +18,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,export]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,export,postgres,nb201]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 demo: setup

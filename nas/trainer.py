@@ -14,7 +14,7 @@ module is the public surface::
 What it does, in short: SGD with momentum (optionally Nesterov), weight decay (on every
 parameter by default, optionally not on norms and biases), linear warm-up then cosine to
 ``lr_min`` per step or per epoch, label smoothing, gradient clipping, auxiliary-head
-losses, the DARTS drop-path ramp, float16 AMP on CUDA (bf16 on CPU if asked),
+losses, the DARTS drop-path ramp, mixed precision (``amp``: auto = float16 + GradScaler on CUDA),
 channels-last and ``torch.compile`` on request. The best epoch is chosen on a
 validation split carved from the training set; the test set is evaluated once at the
 end, for the best and for the final weights. See :mod:`nas.training.run` for the run

@@ -13,6 +13,7 @@ from typing import Any
 
 from nas.config_io import apply_overrides, parse_override, parse_seeds, read_yaml
 from nas.search import registry, runner
+from nas.search.storage import mask_password
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,6 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     ray.add_argument("--workers", type=int, help="trials run at once")
     ray.add_argument("--gpus-per-trial", type=float, help="GPUs per trial (fractions share a GPU)")
     ray.add_argument("--address", help="join a Ray cluster started with `ray start` (host:port or auto)")
+    ray.add_argument(
+        "--storage",
+        metavar="URL",
+        help="the optuna controller's study storage (default: sqlite in the run directory), "
+        "e.g. postgresql://USER:PASSWORD@HOST:5432/DB; runs naming one study share it",
+    )
     p.set_defaults(handler=search_command)
 
 
@@ -61,6 +68,9 @@ def overrides_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[
         value = getattr(args, key)
         if value is not None:
             overrides[key], flags[key] = value, f"{flag} {value}"
+    if args.storage is not None:
+        key = "options.optuna.storage"
+        overrides[key], flags[key] = args.storage, f"--storage {mask_password(args.storage)}"
     return overrides, flags
 
 

@@ -34,6 +34,7 @@ from nas.controllers.base import Controller, ControllerOptions
 from nas.errors import NasError
 from nas.genotypes.codec import to_json
 from nas.genotypes.types import Genotype
+from nas.search.storage import open_storage
 from search_spaces.base import SearchSpace
 
 #: Sampler names (lower case, without ``-`` and ``_``) -> (class name, package it needs or None).
@@ -180,12 +181,7 @@ class OptunaController(Controller):
 
     def _open_study(self) -> optuna.Study:
         url = self.options.storage
-        storage = None  # in memory
-        if url is not None:
-            try:
-                storage = optuna.storages.RDBStorage(url)
-            except Exception as exc:  # bad URL, unreachable database
-                raise NasError(f"optuna.storage: cannot open {url!r} ({exc.__class__.__name__})") from None
+        storage = None if url is None else open_storage(url, "optuna.storage")  # None: in memory
         study = optuna.create_study(
             storage=storage,
             study_name=self.options.study_name,

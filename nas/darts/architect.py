@@ -19,8 +19,15 @@ in DARTS). It never changes the network weights.
   update, are restored as well.
 
 In the first-order step the validation forward pass updates the batch-norm running
-statistics, as in the reference. ``extra_loss(model)`` (e.g. the Fair DARTS zero-one
-loss) is added to the validation loss.
+statistics, as in the reference.
+
+Data parallel (``reduce``): under DDP each rank holds a shard of the batch. ``reduce``
+(e.g. a mean over ranks, in place) is applied to the weight gradients the second-order
+step builds on: ``grad_w L_train`` of the virtual step and ``dw'``, so every rank takes
+the *same* virtual step, on the whole batch's gradient, and the same ``eps``, as one
+process does. The architecture gradients are averaged by the caller before Adam.
+
+``extra_loss(model)`` (e.g. the Fair DARTS zero-one loss) is added to the validation loss.
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ class Architect:
         loss_fn: LossFn | None = None,
         grad_clip: float | None = None,
         fd_radius: float = 0.01,
+        reduce: Callable[[list[torch.Tensor]], None] | None = None,
     ) -> None:
         for name, value in (("lr", lr), ("weight_decay", weight_decay), ("w_momentum", w_momentum)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
@@ -75,6 +83,7 @@ class Architect:
         self.loss_fn: LossFn = loss_fn or F.cross_entropy
         self.grad_clip = grad_clip
         self.fd_radius = fd_radius
+        self.reduce = reduce
         self.optimizer = torch.optim.Adam(self.arch_params, lr=lr, betas=tuple(betas), weight_decay=weight_decay)
 
     # -- helpers -----------------------------------------------------------------
@@ -144,6 +153,8 @@ class Architect:
             info["train_loss"] = float(train_loss.detach())
             dw = self._grads(train_loss, weights)
             del train_loss
+            if self.reduce is not None:
+                self.reduce(dw)
             state = w_optimizer.state if w_optimizer is not None else {}
             with torch.no_grad():
                 for p, g in zip(weights, dw):
@@ -162,6 +173,8 @@ class Architect:
             grads = self._grads(val_loss, self.arch_params + weights)
             del val_loss
             g_alpha, g_w = grads[: len(self.arch_params)], grads[len(self.arch_params) :]
+            if self.reduce is not None:
+                self.reduce(g_w)
             with torch.no_grad():
                 for p, b in zip(weights, backup):
                     p.copy_(b)

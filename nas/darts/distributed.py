@@ -6,7 +6,18 @@ resume logic are exactly those of a single process. The supernet is wrapped in
 DistributedDataParallel for the weight step; the architecture step runs on the bare
 module, so its gradients are averaged explicitly just before the Adam step (a
 step-pre-hook on the architect's optimizer), which keeps the alphas identical on all
-ranks whatever the architect does internally (first or second order).
+ranks whatever the architect does internally. The second-order step also averages the
+weight gradients of its virtual step and of ``dw'`` (:func:`reducer`), so all ranks
+unroll the same virtual step from the whole batch.
+
+What W ranks compute, exactly (tests/test_ddp.py pins both statements): the mean over the
+W shards of each shard's gradient, i.e. one process's gradient on the global batch for a
+network whose outputs do not depend on the other images of the batch. The supernet's
+batch norms do (``BatchNorm(affine=False)`` normalises with batch statistics), and each
+rank normalises with its *own shard's* statistics, as plain DDP does everywhere: W ranks
+with batch B compute what one process computes by accumulating the gradients of W
+micro-batches of B/W (ghost batch norm), not what it computes on one batch of B. The
+running statistics are rank 0's (DDP broadcasts buffers), so evaluation uses those.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ from __future__ import annotations
 import atexit
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,21 +100,30 @@ def all_reduce_sum(values: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     return values
 
 
-def average_gradients(params: list[torch.Tensor], ctx: DistContext) -> None:
-    """Replace each gradient with its mean over ranks (one flat all-reduce)."""
-    if not ctx.enabled:
+def mean_over_ranks_(tensors: list[torch.Tensor], ctx: DistContext) -> None:
+    """Replace each tensor, in place, with its mean over ranks (one flat all-reduce)."""
+    if not ctx.enabled or not tensors:
         return
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
+    flat = torch.cat([t.reshape(-1) for t in tensors])
     dist.all_reduce(flat, op=dist.ReduceOp.SUM)
     flat /= ctx.world_size
     offset = 0
-    for g in grads:
-        n = g.numel()
-        g.copy_(flat[offset : offset + n].view_as(g))
+    for t in tensors:
+        n = t.numel()
+        t.copy_(flat[offset : offset + n].view_as(t))
         offset += n
+
+
+def reducer(ctx: DistContext) -> Callable[[list[torch.Tensor]], None] | None:
+    """The architect's ``reduce`` (mean over ranks) when distributed, else None."""
+    if not ctx.enabled:
+        return None
+    return lambda tensors: mean_over_ranks_(tensors, ctx)
+
+
+def average_gradients(params: list[torch.Tensor], ctx: DistContext) -> None:
+    """Replace each gradient with its mean over ranks (one flat all-reduce)."""
+    mean_over_ranks_([p.grad for p in params if p.grad is not None], ctx)
 
 
 def sync_optimizer_gradients(optimizer: torch.optim.Optimizer, ctx: DistContext) -> Any:

@@ -6,6 +6,12 @@ so far. :meth:`Search.state` is all of it, as tensors and plain containers, so a
 search killed at any moment and resumed from its checkpoint ends exactly where an
 uninterrupted one ends (the data order is a pure function of ``(seed, epoch)``, so a
 mid-epoch checkpoint only needs the step).
+
+The search runs in float32, with no autocast, on every device. The second-order step's
+finite differences (``eps = 0.01 / ||dw'||`` on weights of norm ~1) are below float16's
+resolution, and a GradScaler that skips overflowing weight steps would leave the
+architecture steps of those batches unpaired; the supernet's custom kernels are written
+and checked in float32/float64 only. (The trainer's ``amp`` is for trained networks.)
 """
 
 from __future__ import annotations
@@ -235,6 +241,7 @@ class Search:
             w_momentum=opt.momentum,
             w_weight_decay=opt.weight_decay,
             extra_loss=fair_darts_loss(config.guards.fair_darts_weight),
+            reduce=ddp.reducer(ctx),
         )
         self.table = self._nb201_table()
         # Progress: the next (epoch, step) to run, and what the epochs so far concluded.

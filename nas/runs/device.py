@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import torch
 
 from nas.errors import NasError
 
+_warned: set[str] = set()
+
+
+def _say_once(message: str) -> None:
+    """One line on stderr per process (a trial resolves its device more than once)."""
+    if message not in _warned:
+        _warned.add(message)
+        print(message, file=sys.stderr, flush=True)
+
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` is CUDA when available, else the CPU; ``cpu``, ``cuda``, ``cuda:N`` and ``mps`` are checked."""
+    """``auto`` is CUDA when available, else the CPU; ``cpu``, ``cuda``, ``cuda:N`` and ``mps`` are checked.
+
+    Ray gives a GPU trial its GPUs through ``CUDA_VISIBLE_DEVICES``, which torch follows
+    (``cuda:0`` is the first of them). A node may declare GPUs it lacks (``ray start
+    --num-gpus``): then ``auto`` falls back to the CPU with one warning line, so the trial
+    runs instead of crashing.
+    """
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
+        if visible and visible not in ("-1", "none", "NoDevFiles"):
+            _say_once(f"warning: CUDA_VISIBLE_DEVICES={visible} is set but CUDA is not available here; using cpu")
+        return torch.device("cpu")
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError):

@@ -19,9 +19,16 @@ from nas.config_io import Seed
 #: Fields that change how fast or where a run executes, not what it learns. A run may
 #: be resumed with different values of these (e.g. on another machine); every other
 #: field must match the run directory's ``config.json``.
+#: ``amp`` and ``cpu_bf16`` are among them: like ``device``, precision is how a run executes (an
+#: ``auto`` run is float16 on a GPU and float32 on a CPU), so a run may be resumed elsewhere.
 EXECUTION_FIELDS: frozenset[str] = frozenset(
-    {"device", "compile", "channels_last", "eval_batch_size", "log_interval", "tensorboard"}
+    {"device", "compile", "channels_last", "eval_batch_size", "log_interval", "tensorboard", "amp", "cpu_bf16"}
 )
+
+#: ``amp`` values: ``auto`` is fp16 + GradScaler on CUDA and off elsewhere (bf16 on the CPU with
+#: ``cpu_bf16``); ``fp16`` always uses a GradScaler; ``bf16`` needs none (float32's exponent range).
+AMP_MODES = ("auto", "off", "fp16", "bf16")
+Amp = Literal["auto", "off", "fp16", "bf16"]
 
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 
@@ -72,8 +79,12 @@ class TrainConfig(BaseModel):
     cutout: int = Field(0, ge=0, description="side of the Cutout square (0: off)")
 
     # -- execution ----------------------------------------------------------
-    amp: bool = Field(True, description="float16 autocast + GradScaler on CUDA (ignored on CPU)")
-    cpu_bf16: bool = Field(False, description="bfloat16 autocast on CPU")
+    amp: Amp = Field(
+        "auto",
+        description="auto (fp16 + GradScaler on CUDA, off on CPU), off, fp16 (+ GradScaler) or bf16 autocast;"
+        " true/false mean auto/off",
+    )
+    cpu_bf16: bool = Field(False, description="with amp: auto, bfloat16 autocast on CPU")
     channels_last: bool | None = Field(None, description="None: on for CUDA, off on CPU")
     compile: bool = Field(
         False, description="torch.compile the model (the drop-path ramp costs one recompilation, then is dynamic)"
@@ -89,6 +100,18 @@ class TrainConfig(BaseModel):
         field = cls.model_fields[info.field_name]
         if isinstance(value, bool) and field.annotation in (int, float, int | None, float | None):
             raise ValueError(f"expected {_number_kind(field.annotation)}, got {str(value).lower()}")
+        return value
+
+    @field_validator("amp", mode="before")
+    @classmethod
+    def _amp(cls, value: Any) -> Any:
+        # Configs written before amp had modes said true (fp16 on CUDA) or false.
+        if isinstance(value, bool):
+            return "auto" if value else "off"
+        if isinstance(value, str) and value.lower() in AMP_MODES:
+            return value.lower()
+        if not isinstance(value, str):
+            raise ValueError(f"expected one of {', '.join(AMP_MODES)}, got {_show(value)}")
         return value
 
     @field_validator("device")

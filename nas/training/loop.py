@@ -121,6 +121,35 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
 
 
 # --------------------------------------------------------------------------- #
+# Precision
+# --------------------------------------------------------------------------- #
+
+
+def precision(amp: str, device: torch.device, cpu_bf16: bool = False) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, whether a GradScaler is used) for the ``amp`` mode on ``device``.
+
+    ``auto`` is float16 + GradScaler on CUDA (the fast path of every recent GPU) and off
+    elsewhere, where float16 is slow (bfloat16 on the CPU when ``cpu_bf16`` asks for it).
+    float16 always gets a scaler (its small exponent range underflows gradients);
+    bfloat16 has float32's range and needs none.
+    """
+    if amp == "auto":
+        if device.type == "cuda":
+            return torch.float16, True
+        return (torch.bfloat16, False) if (device.type == "cpu" and cpu_bf16) else (None, False)
+    if amp == "fp16":
+        return torch.float16, True
+    if amp == "bf16":
+        return torch.bfloat16, False
+    return None, False
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    """``fp16``, ``bf16`` or ``off``: what a run actually used (``config.json``'s environment)."""
+    return {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(dtype, "off") if dtype is not None else "off"
+
+
+# --------------------------------------------------------------------------- #
 # The engine: everything one step needs
 # --------------------------------------------------------------------------- #
 
@@ -177,12 +206,8 @@ class Engine:
             lr=cfg.lr,
             lr_min=cfg.lr_min,
         )
-        if cuda and cfg.amp:
-            self.autocast_dtype = torch.float16
-            self.scaler = torch.amp.GradScaler("cuda")
-        else:
-            self.autocast_dtype = torch.bfloat16 if (self.device.type == "cpu" and cfg.cpu_bf16) else None
-            self.scaler = None
+        self.autocast_dtype, scaled = precision(cfg.amp, self.device, cfg.cpu_bf16)
+        self.scaler = torch.amp.GradScaler(self.device.type) if scaled else None
         self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
@@ -209,9 +234,13 @@ class Engine:
         *,
         on_progress: Callable[[int, dict[str, float]], None] | None = None,
     ) -> dict[str, float]:
-        """One pass over ``batches``: mean loss, top-1 and top-5 (%), images and seconds.
+        """One pass over ``batches``: mean loss, top-1 and top-5 (%), images, seconds and skipped steps.
 
-        Raises :class:`NonFiniteLoss` (the weights are then garbage: do not save them).
+        Without a GradScaler a NaN/inf loss raises :class:`NonFiniteLoss` (the weights are
+        then garbage: do not save them). Under the scaler such a step is float16 overflow:
+        the scaler skips its update and lowers the scale, so it is counted in
+        ``skipped_steps`` and left out of the means; only an epoch in which every step was
+        skipped raises (the run diverged, a smaller scale would not help).
         """
         cfg = self.config
         module, optimizer, scaler, criterion = self.module, self.optimizer, self.scaler, self.criterion
@@ -222,6 +251,8 @@ class Engine:
         stats = torch.zeros(3, device=self.device, dtype=torch.float64)  # loss*n, top1, top5
         first_bad = torch.full((), -1, device=self.device, dtype=torch.long)  # first non-finite step
         bad_value = torch.zeros((), device=self.device)
+        skipped = torch.zeros((), device=self.device, dtype=torch.long)
+        n_counted = torch.zeros((), device=self.device, dtype=torch.float64)
         n_images = 0
         steps = 0
         start = shown = time.perf_counter()
@@ -253,23 +284,36 @@ class Engine:
             n_images += batch
             with torch.no_grad():
                 detached = loss.detach()
-                new_bad = (first_bad < 0) & ~torch.isfinite(detached)
-                first_bad = torch.where(new_bad, steps, first_bad)
-                bad_value = torch.where(new_bad, detached.float(), bad_value)
-                stats[0] += detached.double() * batch
-                stats[1:] += topk_correct(logits.detach(), labels)
+                finite = torch.isfinite(detached)
+                if scaler is None:
+                    new_bad = (first_bad < 0) & ~finite
+                    first_bad = torch.where(new_bad, steps, first_bad)
+                    bad_value = torch.where(new_bad, detached.float(), bad_value)
+                    stats[0] += detached.double() * batch
+                    stats[1:] += topk_correct(logits.detach(), labels)
+                else:  # the scaler skipped this update: keep it out of the means
+                    skipped += (~finite).long()
+                    stats[0] += torch.where(finite, detached.double() * batch, 0.0)
+                    stats[1:] += topk_correct(logits.detach(), labels) * finite
+                    n_counted += finite.double() * batch
+                    first_bad = torch.where((first_bad < 0) & ~finite, steps, first_bad)
+                    bad_value = torch.where(finite, bad_value, detached.float())
             # Read back every log_interval steps, or at least every second for a live progress bar.
             if steps % cfg.log_interval == 0 or (on_progress is not None and time.perf_counter() - shown >= 1.0):
                 shown = time.perf_counter()
-                self._check_finite(first_bad, bad_value)
+                if scaler is None:
+                    self._check_finite(first_bad, bad_value)
                 if on_progress is not None:
-                    on_progress(steps, _summary(stats, n_images))
+                    on_progress(steps, _summary(stats, n_images if scaler is None else int(n_counted)))
         if not per_step_schedule:
             self.schedule.step()
-        self._check_finite(first_bad, bad_value)
+        n_skipped = int(skipped)
+        if scaler is None or (steps and n_skipped == steps):
+            self._check_finite(first_bad, bad_value)
+        counted = n_images if scaler is None else int(n_counted)
         elapsed = time.perf_counter() - start
-        result = _summary(stats, n_images)
-        result.update(images=float(n_images), seconds=elapsed, steps=float(steps))
+        result = _summary(stats, counted)
+        result.update(images=float(n_images), seconds=elapsed, steps=float(steps), skipped_steps=float(n_skipped))
         return result
 
     @staticmethod

@@ -24,6 +24,7 @@ COLUMNS: tuple[str, ...] = (
     "val_top5",
     "epoch_time_s",
     "images_per_s",
+    "skipped_steps",
 )
 
 

@@ -13,7 +13,9 @@ reached, the time).
 
 from __future__ import annotations
 
+import os
 import platform
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,6 +30,7 @@ from nas.runs.atomic import read_json, write_json
 from nas.runs.device import resolve_device
 from nas.runs.rundir import RunStatus, check_run_dir, previous_name
 from nas.training.config import EXECUTION_FIELDS, TrainConfig
+from nas.training.loop import precision, precision_name
 from nas.training.result import RESULT_FILE
 from nas.training.splits import Splits
 
@@ -70,12 +73,26 @@ def config_document(
             "python": platform.python_version(),
             "device": str(device),
             "channels_last": config.channels_last if config.channels_last is not None else device.type == "cuda",
-            "amp": config.amp and device.type == "cuda",
+            "amp": precision_name(precision(config.amp, device, config.cpu_bf16)[0]),
             "threads": torch.get_num_threads(),
+            # the GPUs a scheduler (Ray) gave this process; the device above says what was used
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "ray_node": ray_node_id(),
         },
         "meta": dict(meta or {}),
         "extensions": [],
     }
+
+
+def ray_node_id() -> str | None:
+    """The Ray node this process runs on (a trial on a cluster), else None; never imports Ray itself."""
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return None
+    try:
+        return str(ray.get_runtime_context().get_node_id())
+    except Exception:  # pragma: no cover - a Ray without a runtime context: the record just lacks the node
+        return None
 
 
 def compared_fields(doc: Mapping[str, Any]) -> dict[str, Any]:

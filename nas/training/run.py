@@ -262,6 +262,7 @@ def _run_epoch(
         "val_top5": None if val is None else val["top5"],
         "epoch_time_s": end - start,
         "images_per_s": stats["images"] / max(stats["seconds"], 1e-9),
+        "skipped_steps": int(stats["skipped_steps"]),  # NaN/inf steps the float16 GradScaler skipped
         "_train_s": stats["seconds"],
         "_eval_s": end - eval_start,
         "_images": stats["images"],

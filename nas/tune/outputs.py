@@ -41,6 +41,7 @@ LEADERBOARD_COLUMNS = (
     "flops",
     "epochs",
     "trial_time_s",
+    "node",
     "genotype",
     "trial_id",
     "error",
@@ -78,6 +79,18 @@ def _test_accuracy(run_dir: Path, key: str | None, metrics: Mapping[str, Any], t
     return test
 
 
+def _node(run_dir: Path, key: str | None, metrics: Mapping[str, Any], tabular: bool) -> str | None:
+    """The Ray node a trained trial ran on (its last run, after a retry), from the trainer's ``config.json``."""
+    if tabular or not key:
+        return None
+    path = run_dir / "trials" / key / "train" / "config.json"
+    if not path.is_file():
+        return None
+    with contextlib.suppress(NasError, AttributeError):
+        return read_json(path, "trial config").get("environment", {}).get("ray_node")
+    return None
+
+
 def _error(result: Any) -> str | None:
     if result.error is None:
         return None
@@ -103,6 +116,7 @@ def trial_row(result: Any, run_dir: Path, tabular: bool) -> Row | None:
         "flops": metrics.get("flops"),
         "epochs": metrics.get("epoch"),
         "trial_time_s": metrics.get("trial_time_s"),
+        "node": _node(run_dir, key, metrics, tabular),
         "genotype": to_text(from_json(text)),
         "genotype_json": json.loads(text),
         "trial_id": config.get("trial_id") or getattr(result, "path", "").rsplit("trial_", 1)[-1],

@@ -21,6 +21,7 @@ from ray.tune.search import Searcher
 
 from nas.errors import NasError
 from nas.runs.atomic import one_line
+from nas.search.storage import open_storage
 from nas.tune import trainable
 from nas.tune.config import SearchConfig
 from nas.tune.progress import TrialLines
@@ -58,11 +59,7 @@ def optuna_searcher(config: SearchConfig, run_dir: Path, run_id: str) -> NasOptu
     opts = config.optuna_options
     if opts is None:
         raise ValueError(f"optuna_searcher: the controller is {config.controller}, not optuna")
-    url = opts.storage or f"sqlite:///{run_dir / 'optuna.db'}"
-    try:
-        storage = optuna.storages.RDBStorage(url)
-    except Exception as exc:  # a bad URL, an unreachable database
-        raise NasError(f"options.optuna.storage: cannot open {url!r} ({exc.__class__.__name__})") from None
+    storage = open_storage(opts.storage or f"sqlite:///{run_dir / 'optuna.db'}", "options.optuna.storage")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space_fn = functools.partial(
         define_by_run,

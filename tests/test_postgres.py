@@ -1,0 +1,206 @@
+"""Optuna studies in a real PostgreSQL server (started here, or by ``.ci/run`` through
+NAS_TEST_POSTGRES_URL): bad URLs, a wrong password and a server that is down are one line
+each; two processes share one study without colliding trial numbers, and a killed one's
+rerun continues the study without repeating its finished trials."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pg_server
+import pytest
+from conftest import missing_resource
+
+from nas.errors import NasError
+from nas.search.storage import open_storage
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL: CI's server, or one started in a temp directory and stopped on every path."""
+    given = os.environ.get("NAS_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    if pg_server.programs() is None:
+        missing_resource("PostgreSQL server programs (initdb, pg_ctl) not found; .ci/run installs them")
+    root = Path(tempfile.mkdtemp(prefix="nas-pg-"))
+    try:
+        yield pg_server.start(root)
+    finally:
+        pg_server.stop(root)
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/", 1)[0])
+
+
+def test_bad_storage_is_one_line_naming_it(pg_url: str) -> None:
+    field = "options.optuna.storage"
+    down = pg_server.url(pg_server._free_port())
+    cases = [
+        ("postgresql://nas:secret@127.0.0.1:notaport/db", "malformed storage URL 'postgresql://nas:***@127.0.0.1"),
+        ("sqlite//study.db", "malformed storage URL 'sqlite//study.db' (expected sqlite:///PATH or postgresql://"),
+        (pg_url.replace(pg_server.PASSWORD, "wrong"), "refused user 'nas' (wrong password?) for postgresql://nas:***@"),
+        (down, f"no database server answers at 127.0.0.1:{_port(down)} (is it running?)"),
+        (pg_url.rsplit("/", 1)[0] + "/nosuchdb", "database 'nosuchdb' does not exist"),
+        ("postgresql:///study", "names no host"),
+    ]
+    for url, expected in cases:
+        with pytest.raises(NasError) as err:
+            open_storage(url, field)
+        message = str(err.value)
+        assert message.startswith(f"{field}: ") and expected in message, message
+        assert "\n" not in message and pg_server.PASSWORD not in message and "secret@" not in message
+
+
+STUDY_SCRIPT = r"""
+import sys, time, optuna
+from nas.search.storage import open_storage
+url, name, n, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+study = optuna.create_study(study_name=name, storage=open_storage(url, "storage"), load_if_exists=True,
+                            directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=len(tag)))
+done = sum(1 for t in study.trials if t.state.is_finished() and t.user_attrs.get("by") == tag)
+for _ in range(n - done):
+    trial = study.ask()
+    x = trial.suggest_float("x", 0, 1)
+    trial.set_user_attr("by", tag)
+    time.sleep(float(sys.argv[5]))
+    study.tell(trial, [x, (1 - x) ** 2 + 0.1 * trial.number])
+    print(trial.number, flush=True)
+print("seen", len([t for t in study.trials if t.state.is_finished()]), "front", len(study.best_trials), flush=True)
+"""
+
+
+def _study_cmd(tmp_path: Path, url: str, name: str, n: int, tag: str, pause: float) -> list[str]:
+    script = tmp_path / "study.py"
+    script.write_text(STUDY_SCRIPT)
+    return [sys.executable, str(script), url, name, str(n), tag, str(pause)]
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+
+
+def test_two_processes_share_one_study_and_a_killed_one_resumes(tmp_path: Path, pg_url: str) -> None:
+    import optuna
+
+    name = f"shared-{uuid.uuid4().hex[:8]}"
+    a = subprocess.Popen(
+        _study_cmd(tmp_path, pg_url, name, 6, "a", 0.05), env=_env(), stdout=subprocess.PIPE, text=True
+    )
+    b = subprocess.Popen(
+        _study_cmd(tmp_path, pg_url, name, 20, "b", 0.3), env=_env(), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        out_a, _ = a.communicate(timeout=120)
+        assert a.returncode == 0
+        # kill b mid-study (a has finished); its finished trials stay, its running one is abandoned
+        time.sleep(1.0)
+        os.kill(b.pid, signal.SIGKILL)
+        out_b, _ = b.communicate(timeout=30)
+    finally:
+        for p in (a, b):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    numbers_a = [int(line) for line in out_a.splitlines() if line.isdigit()]
+    numbers_b = [int(line) for line in out_b.splitlines() if line.isdigit()]
+    assert len(numbers_a) == 6 and numbers_b and not set(numbers_a) & set(numbers_b)
+    # a saw b's finished trials: its last line counts both processes' trials
+    seen = int(out_a.strip().splitlines()[-1].split()[1])
+    assert seen > 6
+    rerun = subprocess.run(_study_cmd(tmp_path, pg_url, name, 20, "b", 0.0), env=_env(), capture_output=True,
+                           text=True, timeout=120)  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    numbers_rerun = [int(line) for line in rerun.stdout.splitlines() if line.isdigit()]
+    assert len(numbers_rerun) == 20 - len(numbers_b)  # only the trials b had not finished
+    study = optuna.load_study(study_name=name, storage=open_storage(pg_url, "storage"))
+    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(finished) == 26 and len({t.number for t in study.trials}) == len(study.trials)
+    assert sorted(t.user_attrs["by"] for t in finished).count("b") == 20
+    front = study.best_trials  # the Pareto front over both processes' trials
+    assert {t.user_attrs["by"] for t in finished} == {"a", "b"} and front
+    dominated = [t for t in finished if t not in front]
+    assert all(any(f.values[0] >= t.values[0] and f.values[1] <= t.values[1] for f in front) for t in dominated)
+
+
+@pytest.mark.ray
+@pytest.mark.data
+@pytest.mark.slow
+def test_two_nas_search_runs_share_one_postgres_study(tmp_path: Path, pg_url: str, cifar10_dir: Path) -> None:
+    import optuna
+    import yaml
+
+    name = f"nas-{uuid.uuid4().hex[:8]}"
+    cfg = {
+        "controller": "optuna",
+        "space": "nb201",
+        "seed": 0,
+        "num_trials": 3,
+        "options": {"optuna": {"study_name": name, "sampler": "random"}},
+        "trial": {
+            "kind": "train",
+            "recipe": "quick",
+            "epochs": 1,
+            "train": {"train_subset": 200, "val_fraction": 0.2, "test_subset": 100, "batch_size": 50,
+                      "tensorboard": False},
+            "build_options": {"channels": 8, "cells_per_stage": 1},
+        },
+        "workers": 1,
+        "data_dir": str(cifar10_dir),
+    }  # fmt: skip
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    env = dict(_env(), RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
+    runs = [tmp_path / "a", tmp_path / "b"]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "nas.cli",
+                "search",
+                "--config",
+                str(config),
+                "--out",
+                str(run),
+                "--no-progress",
+                "--storage",
+                pg_url,
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        for run in runs
+    ]
+    try:
+        outs = [p.communicate(timeout=600)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert all(p.returncode == 0 for p in procs), [o[-2000:] for o in outs]
+    assert all(pg_server.PASSWORD not in o for o in outs)
+    study = optuna.load_study(study_name=name, storage=open_storage(pg_url, "storage"))
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 6 and len({t.number for t in study.trials}) == len(study.trials)  # no collision
+    for run in runs:
+        board = json.loads((run / "leaderboard.json").read_text())
+        assert len(board) == 3 and all(r["status"] == "completed" for r in board)
