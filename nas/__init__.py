@@ -2,7 +2,7 @@
 
 Data flow: config -> search space -> controller or search job -> trainer -> genotype -> derived network.
 See docs/ARCHITECTURE.md for which module owns what. The Python API (:mod:`nas.api`):
-``nas.build``, ``nas.train``, ``nas.search``, ``nas.load_run``, ``nas.genotype``.
+``nas.build``, ``nas.train``, ``nas.search_jobs``, ``nas.load_run``, ``nas.genotype``.
 """
 
 from __future__ import annotations

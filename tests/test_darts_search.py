@@ -26,8 +26,8 @@ from nas.errors import NasError
 from nas.genotypes.codec import from_darts_text, from_nb201_string, load_genotype_file, to_json
 from nas.genotypes.resolve import parse_genotype
 from nas.genotypes.types import DartsGenotype, NB201Genotype
-from nas.search.agreement import edge_agreement, format_agreement, op_agreement
-from nas.search.job import SearchResult
+from nas.search_jobs.agreement import edge_agreement, format_agreement, op_agreement
+from nas.search_jobs.job import SearchResult
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -21,7 +21,7 @@ import pytest
 from conftest import missing_resource
 
 from nas.errors import NasError
-from nas.search.storage import open_storage
+from nas.search_jobs.storage import open_storage
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -67,7 +67,7 @@ def test_bad_storage_is_one_line_naming_it(pg_url: str) -> None:
 
 STUDY_SCRIPT = r"""
 import sys, time, optuna
-from nas.search.storage import open_storage
+from nas.search_jobs.storage import open_storage
 url, name, n, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 study = optuna.create_study(study_name=name, storage=open_storage(url, "storage"), load_if_exists=True,

@@ -9,7 +9,7 @@ import pytest
 from nas import controllers
 from nas.cli import main as cli_main
 from nas.errors import NasError
-from nas.search import registry, runner
+from nas.search_jobs import registry, runner
 
 
 @pytest.mark.parametrize("name", [*controllers.CONTROLLERS, *controllers.ALIASES])

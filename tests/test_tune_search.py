@@ -1,6 +1,6 @@
 """Trial-based search on Ray Tune: searchers, the NB201 protocol through Tune, real trials, resume, bad input.
 
-Searches run the way ``nas search`` runs them: through :func:`nas.search.runner.run`
+Searches run the way ``nas search`` runs them: through :func:`nas.search_jobs.runner.run`
 (which picks :class:`nas.tune.job.TrialJob`), or the command line itself. Tests marked
 ``ray`` share one local Ray instance (session fixture) and must run serially; the
 SIGKILL resume tests start their own drivers (``python -m nas.cli search``).
@@ -26,8 +26,8 @@ import yaml
 from nas.config_io import apply_overrides, parse_override, read_yaml
 from nas.errors import NasError
 from nas.genotypes.codec import load_genotype_file, to_json, to_text
-from nas.search import runner
-from nas.search.job import SearchResult
+from nas.search_jobs import runner
+from nas.search_jobs.job import SearchResult
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET_ENV = {
@@ -298,7 +298,7 @@ def test_config_options_are_typed_with_defaults_and_alias_keys(tmp_path: Path) -
 
 
 def test_every_experiment_file_still_validates() -> None:
-    from nas.search import registry
+    from nas.search_jobs import registry
 
     files = sorted((REPO / "experiments").glob("*.yaml"))
     trial_based = 0
@@ -621,7 +621,7 @@ def test_no_progress_keeps_the_per_trial_lines(tmp_path: Path, nb201_csv: Path, 
 
 def test_every_controller_name_and_alias_is_a_search_job() -> None:
     from nas import controllers
-    from nas.search import registry
+    from nas.search_jobs import registry
     from nas.tune.config import load_config
 
     names = [*controllers.CONTROLLERS, *controllers.ALIASES]

@@ -1,8 +1,8 @@
 """``nas search``: run (or resume) a search from a YAML config.
 
-The config's ``controller`` key names the search job (:mod:`nas.search.registry`:
+The config's ``controller`` key names the search job (:mod:`nas.search_jobs.registry`:
 ``darts`` and every controller of :mod:`nas.controllers`, aliases included); this module
-only turns flags into config overrides and hands them to :func:`nas.search.runner.run`.
+only turns flags into config overrides and hands them to :func:`nas.search_jobs.runner.run`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from nas.config_io import apply_overrides, parse_override, parse_seeds, read_yaml
-from nas.search import registry, runner
-from nas.search.storage import mask_password
+from nas.search_jobs import registry, runner
+from nas.search_jobs.storage import mask_password
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -2,7 +2,7 @@
 
 One process, or one per GPU under ``torchrun`` (DDP); no Ray. The config is
 :class:`~nas.darts.config.DartsSearchConfig`, the run directory that of
-:mod:`nas.darts.search`, the result the common :class:`~nas.search.job.SearchResult`.
+:mod:`nas.darts.search`, the result the common :class:`~nas.search_jobs.job.SearchResult`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 from nas.darts.config import DartsSearchConfig, load_config
 from nas.darts.search import run_search
 from nas.errors import NasError
-from nas.search.job import Echo, SearchResult
+from nas.search_jobs.job import Echo, SearchResult
 
 
 class DartsJob:
-    """The :class:`~nas.search.job.SearchJob` of differentiable search (darts and nb201 supernets)."""
+    """The :class:`~nas.search_jobs.job.SearchJob` of differentiable search (darts and nb201 supernets)."""
 
     name = "darts"
     description = "DARTS: differentiable search of a supernet (darts or nb201 space)"

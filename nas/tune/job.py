@@ -32,7 +32,7 @@ from nas.nb201_table import NB201Table, find_table
 from nas.recipes import load_recipe
 from nas.runs.atomic import read_json, remove_leftovers, write_json
 from nas.runs.rundir import RunStatus, check_run_dir
-from nas.search.job import Echo, SearchResult
+from nas.search_jobs.job import Echo, SearchResult
 from nas.trainer import TrainConfig
 from nas.tune.config import SearchConfig, compared_part, load_config
 from nas.tune.outputs import Outputs, write_outputs

@@ -21,7 +21,7 @@ from ray.tune.search import Searcher
 
 from nas.errors import NasError
 from nas.runs.atomic import one_line
-from nas.search.storage import open_storage
+from nas.search_jobs.storage import open_storage
 from nas.tune import trainable
 from nas.tune.config import SearchConfig
 from nas.tune.progress import TrialLines

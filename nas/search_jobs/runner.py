@@ -15,9 +15,9 @@ from typing import Any
 from nas.config_io import apply_overrides
 from nas.errors import NasError
 from nas.runs.atomic import write_json
-from nas.search import registry
-from nas.search.agreement import format_agreement, seed_agreement
-from nas.search.job import Echo, SearchJob, SearchResult
+from nas.search_jobs import registry
+from nas.search_jobs.agreement import format_agreement, seed_agreement
+from nas.search_jobs.job import Echo, SearchJob, SearchResult
 
 #: Config keys that only trial-based (Ray Tune) jobs understand: key -> the flag users type.
 RAY_KEYS: dict[str, str] = {"workers": "--workers", "gpus_per_trial": "--gpus-per-trial", "address": "--address"}

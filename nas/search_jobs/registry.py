@@ -10,7 +10,7 @@ from __future__ import annotations
 from nas import controllers
 from nas.darts.job import DartsJob
 from nas.errors import NasError
-from nas.search.job import SearchJob
+from nas.search_jobs.job import SearchJob
 from nas.tune.job import TrialJob
 
 #: Weight-sharing jobs (one process, or torchrun + DDP).
