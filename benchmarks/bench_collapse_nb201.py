@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from nas.config_io import apply_overrides, read_yaml  # noqa: E402
 from nas.darts.config import load_config  # noqa: E402
-from nas.darts.search import run_search  # noqa: E402
+from nas.darts.job import DartsJob  # noqa: E402
 from nas.nb201_table import NB201Table, find_table  # noqa: E402
 
 #: Guard variants: name -> config overrides (on top of the base config).
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             slug = name.split(" ")[0].lower().replace("+", "plus").replace("-", "")
             run_dir = out / f"{slug}-seed{seed}"
             t0 = time.perf_counter()
-            result = run_search(config, run_dir, progress=False, echo=lambda _s: None)
+            result = DartsJob().run(config, run_dir, progress=False, echo=lambda _s: None)
             saved = json.loads((run_dir / "result.json").read_text())
             record = table.query(result.genotype) if table else None
             row = {

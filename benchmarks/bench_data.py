@@ -30,6 +30,8 @@ from pathlib import Path
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms as T
+from torchvision.datasets import ImageFolder
 
 from nas.data import Augment, BatchLoader, ImageDataset, load_dataset, resolve_data_dir
 from nas.errors import NasError
@@ -84,8 +86,6 @@ def _batchloader_epoch(ds: ImageDataset, threads: int | None) -> Callable[[int],
 
 
 def _transform(ds: ImageDataset) -> object:
-    from torchvision import transforms as T
-
     return T.Compose(
         [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(ds.mean, ds.std)]
     )
@@ -146,8 +146,6 @@ def main(argv: list[str] | None = None) -> int:
 
     note = ""
     if not args.skip_imagefolder:
-        from torchvision.datasets import ImageFolder
-
         with tempfile.TemporaryDirectory(prefix="bench-data-") as scratch:
             train_dir, note = _jpeg_train_dir(data_dir, ds, Path(scratch))
             folder = ImageFolder(str(train_dir), transform=_transform(ds))

@@ -41,11 +41,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas import named  # noqa: E402
+from nas.genotypes import named  # noqa: E402
 from nas.metrics import count_parameters
 from nas.networks.darts_network import DartsNetwork
 
-DARTS_V2 = named.get("DARTS_V2")  # the published cell (nas/named/cells.py)
+DARTS_V2 = named.get("DARTS_V2")  # the published cell (nas/genotypes/named/cells.py)
 
 #: name -> (channels, layers, reference s/step range on this CPU)
 SIZES: dict[str, tuple[int, int, tuple[float, float]]] = {

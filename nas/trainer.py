@@ -18,25 +18,19 @@ losses, the DARTS drop-path ramp, float16 AMP on CUDA (bf16 on CPU if asked),
 channels-last and ``torch.compile`` on request. The best epoch is chosen on a
 validation split carved from the training set; the test set is evaluated once at the
 end, for the best and for the final weights. See :mod:`nas.training.run` for the run
-directory and resuming.
+directory, resuming and extending; :func:`nas.runs.finished.load_run` reads a finished run back.
 """
 
 from __future__ import annotations
 
-from nas.training.checkpoint import load_torch, load_weights, seed_everything
+from nas.runs.rng import seed_everything
 from nas.training.config import EXECUTION_FIELDS, TrainConfig, describe_error
-from nas.training.loop import Engine, accuracy, lr_at, resolve_device, topk_correct
-from nas.training.run import (
-    EpochCallback,
-    Splits,
-    StopTraining,
-    TrainResult,
-    config_differences,
-    make_splits,
-    read_result,
-    train,
-)
+from nas.training.loop import Engine, accuracy, lr_at, topk_correct
+from nas.training.result import TrainResult, read_result
+from nas.training.run import EpochCallback, StopTraining, train
 from nas.training.spec import build_model, describe_spec, resolve_spec
+from nas.training.splits import Splits, make_splits
+from nas.training.weights import load_weights
 
 __all__ = [
     "EXECUTION_FIELDS",
@@ -48,15 +42,12 @@ __all__ = [
     "TrainResult",
     "accuracy",
     "build_model",
-    "config_differences",
     "describe_error",
     "describe_spec",
-    "load_torch",
     "load_weights",
     "lr_at",
     "make_splits",
     "read_result",
-    "resolve_device",
     "resolve_spec",
     "seed_everything",
     "topk_correct",

@@ -24,7 +24,7 @@ from typing import Any
 from torch import nn
 
 from nas.errors import NasError
-from nas.genotype import Genotype
+from nas.genotypes.types import Genotype
 from nas.networks import build as build_network
 
 

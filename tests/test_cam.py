@@ -8,8 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from nas import named
-from nas.cam import (
+from nas.errors import NasError
+from nas.genotypes import named
+from nas.genotypes.types import Head, MacroGenotype, ResNetBlock, Stage, Stem
+from nas.networks import build
+from nas.tools.cam import (
     class_activation_map,
     find_gap_classifier,
     grad_cam,
@@ -19,9 +22,6 @@ from nas.cam import (
     save_overlays,
     to_uint8,
 )
-from nas.errors import NasError
-from nas.genotype import Head, MacroGenotype, ResNetBlock, Stage, Stem
-from nas.networks import build
 from nas.zoo import create_model
 
 
@@ -280,5 +280,5 @@ def test_cam_command_errors(cam_run, tmp_path):
     with pytest.raises(NasError, match="not a run directory of nas train"):
         _cam_main("cam", tmp_path)
     torch.save(create_model("lenet5").state_dict(), cam_run / "best.pt")
-    with pytest.raises(NasError, match="best.pt: weights do not fit the model"):
+    with pytest.raises(NasError, match="best.pt: weights do not match the model"):
         _cam_main("cam", cam_run)

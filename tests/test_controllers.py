@@ -19,7 +19,8 @@ from nas.controllers import (
 )
 from nas.controllers.optuna_controller import sampler_key
 from nas.errors import NasError
-from nas.genotype import Genotype
+from nas.genotypes.codec import to_json
+from nas.genotypes.types import Genotype
 from search_spaces import get_space, list_spaces
 
 CONTROLLERS = list_controllers()
@@ -35,7 +36,7 @@ def drive(controller, space_name: str, steps: int) -> list[str]:
     out = []
     for _ in range(steps):
         g = controller.propose()
-        out.append(g.to_json())
+        out.append(to_json(g))
         controller.observe(g, toy_score(space_name, g), {"params": 1000.0 * len(out), "flops": 1e6})
     return out
 

@@ -21,11 +21,13 @@ from nas.cli import main as cli_main
 from nas.commands.export import export_genotype
 from nas.darts.config import DartsSearchConfig, apply_overrides, load_config, load_config_file
 from nas.darts.guards import early_stop, skip_counts
-from nas.darts.search import run_search
+from nas.darts.job import DartsJob
 from nas.errors import NasError
-from nas.formats import from_darts_text, from_nb201_string, load_genotype_file, parse_genotype
-from nas.genotype import DartsGenotype, NB201Genotype
+from nas.genotypes.codec import from_darts_text, from_nb201_string, load_genotype_file, to_json
+from nas.genotypes.resolve import parse_genotype
+from nas.genotypes.types import DartsGenotype, NB201Genotype
 from nas.search.agreement import edge_agreement, format_agreement, op_agreement
+from nas.search.job import SearchResult
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,8 +54,8 @@ def write_config(path: Path, raw: dict[str, Any]) -> Path:
     return path
 
 
-def quiet_run(raw: dict[str, Any], run_dir: Path) -> Any:
-    return run_search(load_config(raw), run_dir, progress=False, echo=lambda _s: None)
+def quiet_run(raw: dict[str, Any], run_dir: Path) -> SearchResult:
+    return DartsJob().run(load_config(raw), run_dir, progress=False, echo=lambda _s: None)
 
 
 def history(run_dir: Path) -> list[dict[str, Any]]:
@@ -135,7 +137,7 @@ def test_shipped_configs_validate() -> None:
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SearchResult]:
     """One finished tiny first-order search, shared by the tests that only read a run dir."""
     run_dir = tmp_path_factory.mktemp("first") / "run"
     return run_dir, quiet_run(tiny(), run_dir)
@@ -192,7 +194,7 @@ def test_finished_run_reports_and_different_config_is_refused(
     code = cli_main(["search", "--config", str(cfg), "--out", str(out), "--set", "seed=5", "--epochs", "3"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
-    assert "different config (differs in epochs, seed)" in err
+    assert "different config (epochs: 2 there, 3 now; seed: 0 there, 5 now)" in err
     # Run-only fields (where the data is, how often to checkpoint) do not make a different run.
     assert cli_main(["search", "--config", str(cfg), "--out", str(out), "--set", "checkpoint_every_steps=3"]) == 0
     assert "already finished" in capsys.readouterr().out
@@ -235,6 +237,60 @@ def test_killed_search_resumes_to_the_same_result(tmp_path: Path) -> None:
     assert (run / "genotype.json").read_bytes() == (ref / "genotype.json").read_bytes()
     strip = [{k: v for k, v in r.items() if k != "elapsed_s"} for r in history(run)]
     assert strip == [{k: v for k, v in r.items() if k != "elapsed_s"} for r in history(ref)]
+
+
+def test_resume_removes_the_temporary_file_a_killed_write_left(tmp_path: Path) -> None:
+    """A SIGKILL during a checkpoint write leaves a 0-byte hidden temporary file; resuming deletes it."""
+    run = tmp_path / "run"
+    raw = tiny(epochs=1)
+    first = quiet_run(raw, run)
+    (run / "result.json").unlink()  # as if killed after the last checkpoint, before the outputs
+    leftover = run / ".checkpoint.pt.k1ll3d.tmp"
+    leftover.write_bytes(b"")
+    said: list[str] = []
+    again = DartsJob().run(load_config(raw), run, progress=False, echo=said.append)
+    assert not leftover.exists()
+    assert [p.name for p in run.iterdir() if p.name.endswith(".tmp")] == []
+    assert f"resuming {run} at epoch 2, step 0" in said
+    assert again.genotype == first.genotype and not again.already_finished
+
+
+def test_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path: Path, first_run: tuple[Path, Any]) -> None:
+    """A truncated newest checkpoint costs one epoch, said in one line, and the run ends as an uninterrupted one."""
+    ref, _ = first_run
+    run = tmp_path / "run"
+    quiet_run(tiny(), run)
+    (run / "result.json").unlink()
+    newest = run / "checkpoint.pt"
+    newest.write_bytes(newest.read_bytes()[:1000])  # a copy killed halfway, or a full disk
+    said: list[str] = []
+    DartsJob().run(load_config(tiny()), run, progress=False, echo=said.append)
+    fallback = [line for line in said if "previous checkpoint" in line]
+    assert len(fallback) == 1 and fallback[0].startswith(f"{newest}: cannot read")
+    assert "checkpoint.prev.pt" in fallback[0]
+    assert f"resuming {run} at epoch 2, step 0" in said  # the previous checkpoint: the end of epoch 1
+    assert (run / "alphas.json").read_bytes() == (ref / "alphas.json").read_bytes()
+    assert [r["epoch"] for r in history(run)] == [0, 1]
+
+
+def test_paper_scale_defaults_are_named_before_the_search_starts(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A config that leaves the size at the paper's defaults says so (and the cost) before any work."""
+    nowhere = str(tmp_path / "no-data")
+    cfg = write_config(tmp_path / "quick.yaml", {"controller": "darts"})
+    run = tmp_path / "run"
+    assert cli_main(["search", "--config", str(cfg), "--out", str(run), "--data-dir", nowhere]) == 2
+    out, err = capsys.readouterr()
+    notice = [line for line in out.splitlines() if "paper's defaults" in line]
+    assert notice == [
+        f"{run}: using the paper's defaults epochs=50, train_subset=all (every cifar10 training image: 50,000 "
+        "for CIFAR-10): up to a GPU-day, several days on a CPU; "
+        "set epochs and train_subset in the config to silence this"
+    ]
+    assert "cifar10: not found" in err  # then the search starts (and here finds no data)
+    # Sizes set explicitly (as experiments/darts_cifar10.yaml does) silence it.
+    write_config(cfg, {"controller": "darts", "epochs": 50, "train_subset": None})
+    assert cli_main(["search", "--config", str(cfg), "--out", str(tmp_path / "run2"), "--data-dir", nowhere]) == 2
+    assert "paper's defaults" not in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------- #
@@ -304,7 +360,7 @@ def test_export_formats(tmp_path: Path, first_run: tuple[Path, Any], capsys: pyt
     other = tmp_path / "other"
     other.mkdir()
     cell = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|"
-    (other / "genotype.json").write_text(from_nb201_string(cell).to_json())
+    (other / "genotype.json").write_text(to_json(from_nb201_string(cell)))
     assert export_genotype(other, "nb201") == cell
 
 
@@ -348,8 +404,8 @@ DDP_SCRIPT = """
 import json, os, sys
 from pathlib import Path
 from nas.darts.config import load_config_file
-from nas.darts.search import run_search
-result = run_search(load_config_file(sys.argv[1]), sys.argv[2], progress=False, echo=lambda s: None)
+from nas.darts.job import DartsJob
+result = DartsJob().run(load_config_file(sys.argv[1]), sys.argv[2], progress=False, echo=lambda s: None)
 Path(sys.argv[3], f"rank{os.environ['RANK']}.json").write_text(json.dumps(result.arch_weights))
 """
 

@@ -11,6 +11,7 @@ running statistics must agree in float64.
 from __future__ import annotations
 
 import copy
+from typing import get_args
 
 import pytest
 import torch
@@ -18,11 +19,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas.darts import Architect, DartsSupernet, NB201Supernet, derive_darts_cell, derive_nb201, zero_one_loss
-from nas.darts.mixed_ops import avg_pool_3x3, max_pool_3x3
+from nas.darts.config import DartsSearchConfig
+from nas.darts.pooling import avg_pool_3x3, max_pool_3x3
 from nas.darts.supernet import edge_weights, op_weights, reference_names, reference_state_dict
 from nas.errors import NasError
-from nas.genotype import DARTS_SEARCH_OPS, NB201_OPS, DartsGenotype
+from nas.genotypes.types import DARTS_SEARCH_OPS, NB201_OPS, DartsGenotype
 from nas.ops import OPS, FactorizedReduce, ReLUConvBN
+from search_spaces import get_space, list_spaces
 
 # --------------------------------------------------------------------------- #
 # The reference search network (plain, one module per op and edge)
@@ -529,3 +532,18 @@ def test_zero_one_loss():
     x = torch.randn(2, 3, 8, 8)
     info = arch.step(x, torch.tensor([0, 1]), x, torch.tensor([0, 1]), w_lr=0.1)
     assert "extra_loss" in info
+
+
+def test_derived_cells_are_points_of_the_registered_spaces():
+    """DARTS relaxes the registry's darts and nb201 spaces into supernets: what it derives lies in them."""
+    assert set(get_args(DartsSearchConfig.model_fields["space"].annotation)) <= set(list_spaces())
+    torch.manual_seed(0)
+    nets = {"darts": DartsSupernet(channels=4, layers=3), "nb201": NB201Supernet(channels=4, cells_per_stage=1)}
+    for name, net in nets.items():
+        space = get_space(name)
+        for _ in range(5):
+            with torch.no_grad():
+                for p in net.arch_parameters():
+                    p.normal_()
+            for genotype in (net.genotype(), net.genotype(max_skip=0)):
+                assert space.from_decisions(space.to_decisions(genotype)) == genotype

@@ -1,4 +1,4 @@
-"""Tests of nas.data: loading both CIFAR-10 layouts and the cache, splits, and batched augmentation."""
+"""Tests of nas.data: loading both CIFAR-10 layouts (sources, trees) and the cache, splits, and batched augmentation."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-import nas.data as data
 from nas.data import (
     Augment,
     BatchLoader,
@@ -27,9 +26,11 @@ from nas.data import (
     load_dataset,
     resolve_cache_dir,
     resolve_data_dir,
+    sources,
     split_train_val,
     subset,
     take_per_class,
+    trees,
 )
 from nas.errors import NasError
 
@@ -281,16 +282,16 @@ def test_test_class_without_training_images(tmp_path: Path) -> None:
 
 def test_parallel_decoding_matches_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _make_tree(tmp_path, n_train=5)
-    in_process = data._read_tree("folder", tmp_path)
-    monkeypatch.setattr(data, "_DECODE_CHUNK", 4)
-    monkeypatch.setattr(data, "_decode_pool", lambda: ProcessPoolExecutor(2, mp_context=mp.get_context("fork")))
-    pooled = data._read_tree("folder", tmp_path)
+    in_process = trees.read_tree("folder", tmp_path)
+    monkeypatch.setattr(trees, "_DECODE_CHUNK", 4)
+    monkeypatch.setattr(trees, "_decode_pool", lambda: ProcessPoolExecutor(2, mp_context=mp.get_context("fork")))
+    pooled = trees.read_tree("folder", tmp_path)
     for a, b in zip(in_process, pooled):
         assert a == b if isinstance(a, tuple) else torch.equal(a, b)
     bad = tmp_path / "test" / "airplane" / "0000.png"  # 16th file: in a chunk a worker process decodes
     bad.write_bytes(b"garbage")
     with pytest.raises(NasError, match=re.escape(f"{bad}: cannot decode image")):
-        data._read_tree("folder", tmp_path)
+        trees.read_tree("folder", tmp_path)
 
 
 # --------------------------------------------------------------------------- #
@@ -309,7 +310,7 @@ def test_cache_is_reused_and_invalidated_by_source_changes(tmp_path: Path, monke
     def no_decoding(*args: object) -> None:
         raise AssertionError("decoded although a valid cache exists")
 
-    monkeypatch.setattr(data, "_read_tree", no_decoding)
+    monkeypatch.setattr(sources, "read_tree", no_decoding)
     again = load_dataset("cifar10", tmp_path, cache_dir=cache)
     assert torch.equal(again.train_images, first.train_images) and again.classes == first.classes
     assert again.mean == first.mean
@@ -352,10 +353,23 @@ def test_interrupted_cache_write_leaves_nothing(tmp_path: Path, monkeypatch: pyt
         f.write(b"PK\x03\x04 half a zip file")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(data.torch, "save", killed)
+    monkeypatch.setattr(torch, "save", killed)
     with pytest.raises(KeyboardInterrupt):
         load_dataset("folder", tmp_path, cache_dir=cache)
     assert list(cache.iterdir()) == []
+
+
+def test_cache_file_is_readable_by_others(tmp_path: Path) -> None:
+    """A cache directory may be shared: the file is 0o644 whatever the umask (temp files start private)."""
+    _make_tree(tmp_path)
+    cache = tmp_path / "cache"
+    previous = os.umask(0o077)
+    try:
+        load_dataset("folder", tmp_path, cache_dir=cache)
+    finally:
+        os.umask(previous)
+    (cache_file,) = cache.glob("*.pt")
+    assert cache_file.stat().st_mode & 0o777 == 0o644
 
 
 def test_unwritable_cache_only_warns(tmp_path: Path) -> None:
@@ -365,6 +379,21 @@ def test_unwritable_cache_only_warns(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="could not write data cache"):
         ds = load_dataset("folder", tmp_path / "src", cache_dir=blocker / "cache")
     assert len(ds.train_labels) == 12
+
+
+def test_full_disk_during_cache_write_only_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _make_tree(tmp_path / "src")
+    cache = tmp_path / "cache"
+
+    def disk_full(obj: object, f: io.BufferedWriter) -> None:
+        f.write(b"PK\x03\x04 half a zip file")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")  # as on ENOSPC
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.warns(UserWarning, match="could not write data cache .*unexpected pos"):
+        ds = load_dataset("folder", tmp_path / "src", cache_dir=cache)
+    assert len(ds.train_labels) == 12
+    assert list(cache.iterdir()) == []
 
 
 def test_directories_resolve_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

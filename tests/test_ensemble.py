@@ -7,8 +7,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from nas.ensemble import ensemble_predict, evaluate_ensemble
 from nas.errors import NasError
+from nas.tools.ensemble import ensemble_predict, evaluate_ensemble
 
 
 class Lookup(nn.Module):

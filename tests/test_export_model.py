@@ -13,11 +13,11 @@ import torch
 from PIL import Image
 from torch import nn
 
-from nas import named
 from nas.cli import main
 from nas.errors import NasError
-from nas.export_model import export_onnx, export_torchscript
+from nas.genotypes import named
 from nas.networks import build
+from nas.tools.export_model import export_onnx, export_torchscript
 from nas.zoo import create_model
 
 MODELS = {
@@ -155,7 +155,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatc
 
 def _real_test_images(run: Path) -> tuple[nn.Module, torch.Tensor]:
     """The run's network with its trained weights (eval mode) and its normalised test images."""
-    from nas.commands.train import load_run
+    from nas.runs.finished import load_run
 
     loaded = load_run(run, device="cpu")
     data = loaded.data
@@ -194,7 +194,7 @@ def test_cli_export_onnx(trained_run, cli, tmp_path, monkeypatch):
     with torch.no_grad():
         torch.testing.assert_close(torch.from_numpy(got), model(images), atol=1e-4, rtol=1e-4)
 
-    monkeypatch.setattr("nas.export_model.onnxruntime_available", lambda: False)
+    monkeypatch.setattr("nas.tools.export_model.onnxruntime_available", lambda: False)
     code, _, err = cli(*argv)
     assert code == 2 and err.count("\n") == 1
     assert err.startswith("nas export: error: --format onnx: onnxruntime is needed")

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from nas import named
 from nas.errors import NasError
-from nas.finetune import freeze, load_state_dict_file, transfer_weights
+from nas.genotypes import named
 from nas.networks import build
+from nas.tools.finetune import freeze, load_state_dict_file, transfer_weights
 from nas.zoo import create_model
 
 

@@ -129,7 +129,7 @@ def test_several_seeds_write_a_summary(folder: Path, tmp_path: Path, capsys: pyt
     assert code == 0 and len(rows) == 3 and rows[2]["run"] == "ensemble of 2"
     assert rows[0]["test_top1"] == pytest.approx(tops[0])
     # the ensemble by hand: the average of the two networks' softmax outputs on the test split
-    from nas.commands.train import load_run
+    from nas.runs.finished import load_run
 
     members = [load_run(out / f"seed-{seed}", device="cpu") for seed in (0, 1)]
     data, test = members[0].data, members[0].test
@@ -171,7 +171,7 @@ def test_evaluate_rejects_unreadable_and_mismatched_weights(
     code, _, err = run(capsys, "evaluate", broken)
     assert code == 2 and "1 missing (e.g. " in one_error_line(err)
     code, _, err = run(capsys, "evaluate", tmp_path)
-    assert code == 2 and "not a run directory (no config.json)" in one_error_line(err)
+    assert code == 2 and "not a run directory of nas train (no config.json)" in one_error_line(err)
 
 
 @pytest.mark.parametrize(
@@ -354,3 +354,174 @@ def test_finetune_flag_errors(folder: Path, pretrained: Path, tmp_path: Path, ca
     code, _, err = run(capsys, *tiny_args(folder, tmp_path / "x", "--model", "resnet20", "--init-from", pretrained))
     assert code == 2 and "no layer fits the new model" in one_error_line(err)
     assert not (tmp_path / "x").exists()
+
+
+# --------------------------------------------------------------------------- #
+# Faults found by trying the toolkit as a new user (issue 9, part 7)
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--seeds", "99999999999999999999"],
+            "--seeds: seed 99999999999999999999 is too large (expected 0 to 4294967295)",
+        ),
+        (["--seeds", "0,4294967296"], "--seeds: seed 4294967296 is too large"),
+        (["--set", "seed=99999999999999999999"], "seed: expected an integer <= 4294967295, got 99999999999999999999"),
+        (["--set", "split_seed=99999999999999999999"], "split_seed: expected an integer <= 4294967295"),
+    ],
+)
+def test_seeds_beyond_what_the_libraries_accept_are_one_line(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture, extra: list[str], message: str
+) -> None:
+    code, _, err = run(capsys, *tiny_args(folder, tmp_path / "x", "--model", "lenet5", "--quiet", *extra))
+    assert code == 2 and message in one_error_line(err)
+    assert not (tmp_path / "x").exists()
+
+
+def _interrupt_after(monkeypatch: pytest.MonkeyPatch, epochs: int) -> None:
+    """Make the next training stop like a Ctrl-C right after epoch ``epochs`` was logged."""
+    import nas.training.run as run_module
+
+    original = run_module.MetricsLog.append
+
+    def append(self, row):  # noqa: ANN001, ANN202
+        original(self, row)
+        if row["epoch"] == epochs:
+            monkeypatch.setattr(run_module.MetricsLog, "append", original)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module.MetricsLog, "append", append)
+
+
+def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous_one(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = ["--model", "lenet5", "--quiet", "--epochs", "3", "--json"]
+    code, _, err = run(capsys, *tiny_args(folder, tmp_path / "straight", *argv))
+    assert code == 0, err
+    out = tmp_path / "run"
+    _interrupt_after(monkeypatch, 2)
+    assert run(capsys, *tiny_args(folder, out, *argv))[0] == 130
+    checkpoint = out / "checkpoint.pt"
+    assert (out / "checkpoint.prev.pt").is_file()
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])  # truncated: a full disk, a copy killed halfway
+
+    code, stdout, err = run(capsys, *tiny_args(folder, out, *argv))
+    assert code == 0, err
+    [line] = [x for x in err.splitlines() if "checkpoint" in x]
+    assert line.startswith(f"{checkpoint}: cannot read checkpoint (") and line.endswith(
+        "; resuming from the previous checkpoint checkpoint.prev.pt"
+    )
+    result = json.loads(stdout)
+    assert result["resumed_from_epoch"] == 1 and result["epochs_completed"] == 3
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]  # epoch 2 trained again, not logged twice
+    straight = _parameters(tmp_path / "straight" / "final.pt")
+    resumed = _parameters(out / "final.pt")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)  # as if never interrupted
+
+    # both unreadable: one line naming both files and the way forward
+    _interrupt_after(monkeypatch, 2)
+    other = tmp_path / "both"
+    assert run(capsys, *tiny_args(folder, other, *argv))[0] == 130
+    (other / "checkpoint.pt").write_bytes(b"")
+    (other / "checkpoint.prev.pt").write_bytes(b"\x00" * 10)
+    code, _, err = run(capsys, *tiny_args(folder, other, *argv))
+    line = one_error_line(err)
+    assert code == 2 and f"{other / 'checkpoint.pt'}: cannot read checkpoint" in line
+    assert f"{other / 'checkpoint.prev.pt'}: cannot read checkpoint" in line and "to start over" in line
+
+
+def test_leftover_temporary_files_are_removed_on_resume(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "run"
+    argv = ["--model", "lenet5", "--quiet"]
+    _interrupt_after(monkeypatch, 1)
+    assert run(capsys, *tiny_args(folder, out, *argv))[0] == 130
+    leftovers = [out / ".checkpoint.pt.k1ll3d.tmp", out / ".best.pt.x2.tmp"]  # what a SIGKILL mid-write leaves
+    for path in leftovers:
+        path.write_bytes(b"")
+    code, _, err = run(capsys, *tiny_args(folder, out, *argv))
+    assert code == 0, err
+    assert not any(p.exists() for p in leftovers) and not list(out.glob(".*.tmp"))
+
+
+def test_extend_a_finished_run(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from nas.trainer import lr_at
+
+    out = tmp_path / "run"
+    argv = ["--model", "lenet5", "--quiet", "--json"]
+    assert run(capsys, *tiny_args(folder, out, *argv))[0] == 0  # 2 epochs
+    # without --extend a longer schedule is still a different config, refused with the existing message
+    code, _, err = run(capsys, *tiny_args(folder, out, *argv, "--epochs", "3"))
+    line = one_error_line(err)
+    assert code == 2 and "holds a run with a different config (epochs: 2 there, 3 now)" in line
+    assert "add --extend" in line
+    code, _, err = run(capsys, *tiny_args(folder, out, *argv, "--epochs", "1", "--extend"))
+    assert code == 2 and "--extend: " in one_error_line(err) and "expected more than 2 epochs, got 1" in err
+
+    code, stdout, err = run(capsys, *tiny_args(folder, out, *argv, "--epochs", "3", "--extend"))
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert (result["epochs"], result["epochs_completed"], result["resumed_from_epoch"]) == (3, 3, 2)
+    doc = json.loads((out / "config.json").read_text())
+    assert doc["train"]["epochs"] == 3
+    [extension] = doc["extensions"]
+    assert (extension["from_epochs"], extension["to_epochs"], extension["after_epoch"]) == (2, 3, 2)
+    assert extension["time"].endswith("Z")
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    # the cosine is re-planned over 3 epochs: epoch 3 starts where a 3-epoch schedule is after 2 epochs
+    steps = 4  # 54 training images in batches of 16
+    assert rows[1]["lr"] == pytest.approx(lr_at(steps, 2 * steps, 0, 0.05, 0.0))
+    assert rows[2]["lr"] == pytest.approx(lr_at(2 * steps, 3 * steps, 0, 0.05, 0.0))
+
+    # the extended run is a finished 3-epoch run now, with or without the flag
+    for extra in ([], ["--extend"]):
+        code, _, err = run(capsys, *tiny_args(folder, out, *argv, "--epochs", "3", *extra))
+        assert code == 0 and "already complete" in err
+    assert len(json.loads((out / "config.json").read_text())["extensions"]) == 1
+
+
+def test_extend_an_interrupted_run(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "run"
+    argv = ["--model", "lenet5", "--quiet", "--json"]
+    _interrupt_after(monkeypatch, 1)
+    assert run(capsys, *tiny_args(folder, out, *argv))[0] == 130  # 1 of 2 epochs
+    code, stdout, err = run(capsys, *tiny_args(folder, out, *argv, "--epochs", "4", "--extend"))
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert (result["epochs_completed"], result["resumed_from_epoch"]) == (4, 1)
+    [extension] = json.loads((out / "config.json").read_text())["extensions"]
+    assert (extension["from_epochs"], extension["to_epochs"], extension["after_epoch"]) == (2, 4, 1)
+
+
+def test_a_finished_run_notices_corrupt_or_missing_weights(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "run"
+    argv = ["--model", "lenet5", "--quiet", "--json"]
+    code, stdout, _ = run(capsys, *tiny_args(folder, out, *argv))
+    assert code == 0 and json.loads(stdout)["selection"] == "best_val"
+    best = out / "best.pt"
+    best.write_bytes(best.read_bytes()[:500])
+    for command in (tiny_args(folder, out, *argv), ["evaluate", out], ["export", out, "--format", "torchscript"]):
+        code, _, err = run(capsys, *command)
+        line = one_error_line(err)
+        assert code == 2 and line.count(f"{best}: cannot read weights (") == 1, command
+        assert "(--checkpoint last)" in line and "delete the run directory to train it again" in line
+    code, stdout, err = run(capsys, "evaluate", out, "--checkpoint", "last", "--json")
+    assert code == 0, err
+    [row] = json.loads(stdout)
+    assert row["weights"] == "checkpoint.pt" and 0 <= row["test_top1"] <= 100
+
+    best.unlink()  # a finished run without its selected weights is not silently "complete"
+    code, _, err = run(capsys, *tiny_args(folder, out, *argv))
+    line = one_error_line(err)
+    assert code == 2 and f"{best}: not found (the last epoch's weights are still in checkpoint.pt" in line

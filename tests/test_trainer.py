@@ -13,12 +13,12 @@ from torch import nn
 from nas.data import ImageDataset
 from nas.errors import NasError
 from nas.recipes import list_recipes, load_recipe
+from nas.runs.atomic import load_torch
 from nas.trainer import (
     Engine,
     StopTraining,
     TrainConfig,
     accuracy,
-    load_torch,
     lr_at,
     make_splits,
     seed_everything,
@@ -380,7 +380,7 @@ def test_bad_recipe_values_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(NasError, match="recipe bad.yaml: epoch: unknown field; did you mean epochs"):
         load_recipe(str(bad))
     bad.write_text("lr: [0.1\n")
-    with pytest.raises(NasError, match="recipe bad.yaml: invalid YAML at line"):
+    with pytest.raises(NasError, match="recipe bad.yaml: not valid YAML at line"):
         load_recipe(str(bad))
     with pytest.raises(NasError, match="recipe 'nope': not found .*quick"):
         load_recipe("nope")

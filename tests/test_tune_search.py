@@ -25,7 +25,7 @@ import yaml
 
 from nas.config_io import apply_overrides, parse_override, read_yaml
 from nas.errors import NasError
-from nas.formats import load_genotype_file
+from nas.genotypes.codec import load_genotype_file, to_json
 from nas.search import runner
 from nas.search.job import SearchResult
 
@@ -420,7 +420,7 @@ def test_nb201_protocol_through_ray_equals_in_process(
     assert through_ray == expected
     board = json.loads((tmp_path / "run" / "leaderboard.json").read_text())
     assert len(board) == expected["queries"]  # one Tune trial per paid query; known cells made no trial
-    assert json.loads(load_genotype_file(tmp_path / "run").to_json()) == board[0]["genotype_json"]
+    assert json.loads(to_json(load_genotype_file(tmp_path / "run"))) == board[0]["genotype_json"]
     assert board[0]["rank"] == 1
     assert result.controller == controller and result.genotype == load_genotype_file(tmp_path / "run")
     assert list(result.leaderboard) == board and result.score == board[0]["val_accuracy"]
@@ -449,8 +449,8 @@ def test_real_trials_export_leaderboard_and_genotype(tmp_path: Path, cifar10_dir
     header = (run / "leaderboard.csv").read_text().splitlines()[0].split(",")
     assert header == list(LEADERBOARD_COLUMNS)
     genotype = load_genotype_file(run)
-    assert json.loads(genotype.to_json()) == board[0]["genotype_json"]
-    assert (run / "genotype.json").read_text() == genotype.to_json() + "\n"  # canonical JSON
+    assert json.loads(to_json(genotype)) == board[0]["genotype_json"]
+    assert (run / "genotype.json").read_text() == to_json(genotype) + "\n"  # canonical JSON
     state = json.loads((run / "controller_state.json").read_text())
     assert state["controller"]["num_observed"] == 3
     assert not (Path.home() / "ray_results").exists()

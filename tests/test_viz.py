@@ -15,10 +15,11 @@ pytest.importorskip("matplotlib", reason="nas.viz draws with matplotlib (pip ins
 
 from PIL import Image as PILImage  # noqa: E402
 
-from nas import named  # noqa: E402
 from nas.errors import NasError  # noqa: E402
-from nas.genotype import DARTS_SEARCH_OPS, DartsGenotype  # noqa: E402
-from nas.viz import diagrams, plots  # noqa: E402
+from nas.genotypes import named  # noqa: E402
+from nas.genotypes.codec import to_text
+from nas.genotypes.types import DARTS_SEARCH_OPS, DartsGenotype  # noqa: E402
+from nas.viz import diagrams, layout, plots, search_plots  # noqa: E402
 from nas.viz.report import Image, Section, Table, format_value, write_report  # noqa: E402
 
 HAS_DOT = shutil.which("dot") is not None
@@ -128,28 +129,28 @@ def _overlap(a, b) -> bool:
 def _graphs(g):
     if g.kind == "darts":
         return [
-            diagrams._darts_graph("n", g.normal, g.normal_concat),
-            diagrams._darts_graph("r", g.reduce, g.reduce_concat),
+            layout._darts_graph("n", g.normal, g.normal_concat),
+            layout._darts_graph("r", g.reduce, g.reduce_concat),
         ]
-    return [diagrams._nb201_graph(g)]
+    return [layout._nb201_graph(g)]
 
 
 @pytest.mark.parametrize("seed", range(15))
 def test_layout_edges_never_cross_other_nodes(seed):
     for graph in _graphs(_random_darts(seed)):
-        diagrams._route(graph)
+        layout._route(graph)
         for e in graph.edges:
             others = [n.box() for k, n in graph.nodes.items() if k not in (e.src, e.dst)]
-            assert not any(diagrams._inside(p, box) for p in e.points for box in others), (e.src, e.dst)
+            assert not any(layout._inside(p, box) for p in e.points for box in others), (e.src, e.dst)
 
 
 @pytest.mark.parametrize("name", ["NASNet", "AmoebaNet", "DARTS_V1", "DARTS_V2", "PC_DARTS", "PDARTS", "NB201_best"])
 def test_layout_labels_do_not_overlap_for_published_cells(name):
     for graph in _graphs(named.get(name)):
-        diagrams._route(graph)
+        layout._route(graph)
         boxes = []
-        for e, x, y in diagrams._place_labels(graph):
-            w, h = diagrams._label_size(e.label)
+        for e, x, y in layout._place_labels(graph):
+            w, h = layout._label_size(e.label)
             boxes.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2))
         assert len(boxes) == sum(1 for e in graph.edges if e.label)
         assert not any(_overlap(boxes[i], boxes[j]) for i in range(len(boxes)) for j in range(i))
@@ -190,16 +191,16 @@ def test_training_curves(tmp_path):
 
 def test_search_progress(tmp_path):
     trials = [{"val_accuracy": v, "trial_time_s": 10.0} for v in (50, 70, None, 65, 80, 75)]
-    _png_ok(plots.plot_search_progress(trials, tmp_path / "one.png"))
-    _png_ok(plots.plot_search_progress({"random": trials, "evolution": trials[::-1]}, tmp_path / "two.png"))
-    assert plots._best_so_far([50, 70, None, 65, 80], "max") == [50, 70, 70, 70, 80]
-    assert plots._best_so_far([None, 3.0, 4.0, 1.0], "min") == [None, 3.0, 3.0, 1.0]
-    elapsed, kind = plots._elapsed(trials, None)
+    _png_ok(search_plots.plot_search_progress(trials, tmp_path / "one.png"))
+    _png_ok(search_plots.plot_search_progress({"random": trials, "evolution": trials[::-1]}, tmp_path / "two.png"))
+    assert search_plots._best_so_far([50, 70, None, 65, 80], "max") == [50, 70, 70, 70, 80]
+    assert search_plots._best_so_far([None, 3.0, 4.0, 1.0], "min") == [None, 3.0, 3.0, 1.0]
+    elapsed, kind = search_plots._elapsed(trials, None)
     assert elapsed == [10.0, 20.0, 30.0, 40.0, 50.0, 60.0] and kind.startswith("cumulative")
     with pytest.raises(NasError, match="no trial has a numeric 'loss'"):
-        plots.plot_search_progress(trials, tmp_path / "x.png", metric="loss")
+        search_plots.plot_search_progress(trials, tmp_path / "x.png", metric="loss")
     with pytest.raises(NasError, match="mode"):
-        plots.plot_search_progress(trials, tmp_path / "x.png", mode="best")
+        search_plots.plot_search_progress(trials, tmp_path / "x.png", mode="best")
 
 
 def test_arch_weights(tmp_path):
@@ -209,26 +210,26 @@ def test_arch_weights(tmp_path):
         {"epoch": e, **{c: [[rng.gauss(0, 1e-3) for _ in ops] for _ in range(14)] for c in ("normal", "reduce")}}
         for e in range(1, 6)
     ]
-    _png_ok(plots.plot_arch_weights(epochs, ops, tmp_path / "alphas.png"))
-    assert plots._cell_structure(14) == (2, 4)  # DARTS: 2+3+4+5 edges
-    assert plots._cell_structure(6) == (1, 3)  # NB201: 1+2+3 edges
-    assert plots._cell_structure(7) is None
+    _png_ok(search_plots.plot_arch_weights(epochs, ops, tmp_path / "alphas.png"))
+    assert search_plots._cell_structure(14) == (2, 4)  # DARTS: 2+3+4+5 edges
+    assert search_plots._cell_structure(6) == (1, 3)  # NB201: 1+2+3 edges
+    assert search_plots._cell_structure(7) is None
     with pytest.raises(NasError, match="expected 7 weights per edge"):
-        plots.plot_arch_weights(epochs, ops[:-1], tmp_path / "bad.png")
+        search_plots.plot_arch_weights(epochs, ops[:-1], tmp_path / "bad.png")
     ragged = [epochs[0], {"epoch": 2, "normal": epochs[1]["normal"][:13], "reduce": epochs[1]["reduce"]}]
     with pytest.raises(NasError, match="13 edges, epoch 0 has 14"):
-        plots.plot_arch_weights(ragged, ops, tmp_path / "bad.png")
+        search_plots.plot_arch_weights(ragged, ops, tmp_path / "bad.png")
     with pytest.raises(NasError, match="missing cell type 'reduce'"):
-        plots.plot_arch_weights([epochs[0], {"normal": epochs[1]["normal"]}], ops, tmp_path / "bad.png")
+        search_plots.plot_arch_weights([epochs[0], {"normal": epochs[1]["normal"]}], ops, tmp_path / "bad.png")
 
 
 def test_skip_counts(tmp_path):
     rows = [{"epoch": e, "skip_counts": {"normal": e // 2, "reduce": 0}} for e in range(1, 9)]
-    _png_ok(plots.plot_skip_counts(rows, tmp_path / "skips.png", limit=2))
+    _png_ok(search_plots.plot_skip_counts(rows, tmp_path / "skips.png", limit=2))
     flat = [{"epoch": e, "cell": e % 3} for e in range(1, 5)]  # NB201 counts at top level
-    _png_ok(plots.plot_skip_counts(flat, tmp_path / "flat.png"))
+    _png_ok(search_plots.plot_skip_counts(flat, tmp_path / "flat.png"))
     with pytest.raises(NasError, match="no row has numeric counts"):
-        plots.plot_skip_counts([{"epoch": 1}], tmp_path / "x.png")
+        search_plots.plot_skip_counts([{"epoch": 1}], tmp_path / "x.png")
 
 
 def test_pareto_front_is_the_non_dominated_set(tmp_path):
@@ -241,7 +242,7 @@ def test_pareto_front_is_the_non_dominated_set(tmp_path):
         {"name": "f", "params": None, "acc": 99.0},  # ignored: no size
         {"name": "g", "params": 4.0, "acc": 96.0},
     ]
-    front = plots.pareto_front(pts, "params", "acc")
+    front = search_plots.pareto_front(pts, "params", "acc")
     assert [pts[i]["name"] for i in front] == ["e", "a", "b", "g"]
     # brute force: nothing on the front is dominated, everything off it is
     ok = [i for i, p in enumerate(pts) if p["params"] is not None]
@@ -253,9 +254,9 @@ def test_pareto_front_is_the_non_dominated_set(tmp_path):
             for j in ok
         )
         assert dominated == (i not in front)
-    _png_ok(plots.plot_pareto(pts, tmp_path / "pareto.png", x="params", y="acc"))
+    _png_ok(search_plots.plot_pareto(pts, tmp_path / "pareto.png", x="params", y="acc"))
     with pytest.raises(NasError, match="no point has numeric"):
-        plots.plot_pareto([{"params": 1}], tmp_path / "x.png")
+        search_plots.plot_pareto([{"params": 1}], tmp_path / "x.png")
 
 
 def test_run_comparison(tmp_path):
@@ -342,7 +343,7 @@ def test_report_bad_input(tmp_path):
 def _write_train_run(run, *, test_top1: float, genotype: str | None = None) -> None:
     import json
 
-    from nas.formats import save_genotype
+    from nas.genotypes.codec import save_genotype
     from nas.trainer import resolve_spec
 
     run.mkdir(parents=True)
@@ -374,7 +375,7 @@ def _write_train_run(run, *, test_top1: float, genotype: str | None = None) -> N
 def _write_darts_run(run) -> None:
     import json
 
-    from nas.formats import save_genotype, to_darts_text
+    from nas.genotypes.codec import save_genotype, to_darts_text
 
     run.mkdir(parents=True)
     g = named.get("DARTS_V2")
@@ -418,7 +419,7 @@ def _write_darts_run(run) -> None:
 def _write_trials_run(run) -> None:
     import json
 
-    from nas.formats import save_genotype
+    from nas.genotypes.codec import save_genotype
 
     run.mkdir(parents=True)
     g = named.get("NB201_best")
@@ -431,7 +432,7 @@ def _write_trials_run(run) -> None:
             "params": 1000 * (i + 1),
             "flops": None,
             "trial_time_s": 5.0,
-            "genotype": str(g),
+            "genotype": to_text(g),
             "trial_id": f"x_{i:05d}",
         }
         for i in range(8)

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from nas.errors import NasError
-from nas.formats import load_genotype_file, to_darts_text, to_json, to_nb201_string
-from nas.genotype import DartsGenotype, NB201Genotype
+from nas.genotypes.codec import load_genotype_file, to_darts_text, to_json, to_nb201_string
+from nas.genotypes.types import DartsGenotype, NB201Genotype
 
 #: ``nas export`` formats: the genotype of a search run, the trained model of a training run.
 GENOTYPE_FORMATS: tuple[str, ...] = ("json", "darts", "nb201")
@@ -97,7 +97,7 @@ def export_command(args: argparse.Namespace) -> int:
 
 def _export_model(args: argparse.Namespace) -> int:
     """``--format onnx|torchscript``: a training run's model, checked on its test images."""
-    from nas.commands.train import export_trained_model
+    from nas.tools.export_model import export_trained_model
 
     report, images, dataset = export_trained_model(
         args.run_dir,

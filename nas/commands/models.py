@@ -6,6 +6,7 @@ import argparse
 import json
 
 from nas.errors import NasError
+from nas.zoo import list_models
 
 #: Footnote of the table: what the cost column counts.
 COST_NOTE = (
@@ -23,8 +24,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from nas.zoo import list_models
-
     models = list_models()
     if args.family:
         families = sorted({m.family for m in models})

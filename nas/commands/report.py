@@ -20,21 +20,31 @@ and a linear layer, else Grad-CAM), one PNG per image plus a contact sheet.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from nas.errors import NasError
+from nas.genotypes.codec import from_dict, load_genotype_file, to_text
+from nas.genotypes.types import DARTS_SEARCH_OPS, NB201_OPS
+from nas.runs.atomic import read_json
+from nas.runs.finished import load_run, open_run
+from nas.runs.history import read_rows
+from nas.tools.cam import class_activation_map, grad_cam, save_overlay_grid, save_overlays
+from nas.training.spec import describe_spec
+from nas.viz.diagrams import ENGINES, draw_genotype
+from nas.viz.plots import plot_run_comparison, plot_training_curves, summarize_runs
+from nas.viz.report import Image, Section, Table, write_report
+from nas.viz.search_plots import plot_arch_weights, plot_pareto, plot_search_progress, plot_skip_counts
 
 RUN_KINDS = ("train", "darts", "trials")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from nas.viz.diagrams import ENGINES
-
     p = sub.add_parser(
         "report",
         help="HTML + Markdown report of run directories (training, DARTS search, trial search)",
@@ -70,32 +80,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 # --------------------------------------------------------------------------- #
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NasError(f"{path}: not found") from None
-    except (OSError, ValueError) as exc:
-        raise NasError(f"{path}: cannot read ({exc.__class__.__name__})") from None
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    rows = []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for i, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            if i == len(lines):
-                break  # a last line cut by a kill: the writers rewrite it on resume
-            raise NasError(f"{path}:{i}: not a JSON line") from None
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
+def _read_optional(path: Path) -> dict[str, Any]:
+    """A run's JSON object file, or ``{}`` when it is absent (an unfinished run)."""
+    doc = read_json(path, path.stem) if path.is_file() else {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def run_kind(run: Path) -> str:
@@ -135,8 +123,6 @@ def _slug(text: str) -> str:
 
 
 def _genotype_of(run: Path, config: Mapping[str, Any] | None = None) -> Any:
-    from nas.formats import from_dict, load_genotype_file
-
     if (run / "genotype.json").is_file():
         return load_genotype_file(run / "genotype.json")
     spec = (config or {}).get("model") or {}
@@ -146,9 +132,6 @@ def _genotype_of(run: Path, config: Mapping[str, Any] | None = None) -> Any:
 
 
 def _diagram(genotype: Any, figs: Path, stem: str, engine: str) -> Any:
-    from nas.viz.diagrams import draw_genotype
-    from nas.viz.report import Image
-
     if genotype is None:
         return None
     kind = {"darts": "normal and reduction cells", "nb201": "cell", "macro": "network skeleton"}[genotype.kind]
@@ -164,8 +147,6 @@ def _seconds(value: Any) -> str | None:
 
 
 def _kv_table(pairs: list[tuple[str, Any]], caption: str = "") -> Any:
-    from nas.viz.report import Table
-
     return Table(["", "value"], [[k, v] for k, v in pairs if v is not None], caption)
 
 
@@ -175,13 +156,9 @@ def _kv_table(pairs: list[tuple[str, Any]], caption: str = "") -> Any:
 
 
 def _train_section(name: str, run: Path, figs: Path, engine: str) -> tuple[Any, float | None]:
-    from nas.formats import to_text
-    from nas.viz.plots import plot_training_curves
-    from nas.viz.report import Image, Section
-
-    config = _read_json(run / "config.json") if (run / "config.json").is_file() else {}
-    result = _read_json(run / "result.json") if (run / "result.json").is_file() else {}
-    rows = _read_jsonl(run / "metrics.jsonl")
+    trained = open_run(run)
+    config, result = trained.config, trained.result or {}
+    rows = read_rows(run / "metrics.jsonl")
     spec = config.get("model") or {}
     model = spec.get("name") if spec.get("source") == "zoo" else spec.get("spec") or spec.get("class")
     ds = config.get("dataset") or {}
@@ -232,8 +209,6 @@ def _op_weight_cells(arch_weights: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _ops_for(count: int, alphas: Mapping[str, Any]) -> list[str]:
-    from nas.genotype import DARTS_SEARCH_OPS, NB201_OPS
-
     ops = alphas.get("ops")
     if isinstance(ops, list) and len(ops) == count:
         return [str(o) for o in ops]
@@ -244,13 +219,8 @@ def _ops_for(count: int, alphas: Mapping[str, Any]) -> list[str]:
 
 
 def _darts_section(name: str, run: Path, figs: Path, engine: str) -> Any:
-    from nas.viz.plots import plot_arch_weights, plot_skip_counts, plot_training_curves
-    from nas.viz.report import Image, Section
-
-    history = _read_jsonl(run / "history.jsonl")
-    result = _read_json(run / "result.json") if (run / "result.json").is_file() else {}
-    config = _read_json(run / "config.json") if (run / "config.json").is_file() else {}
-    alphas = _read_json(run / "alphas.json") if (run / "alphas.json").is_file() else {}
+    history = read_rows(run / "history.jsonl")
+    result, config, alphas = (_read_optional(run / name) for name in ("result.json", "config.json", "alphas.json"))
     last = history[-1] if history else {}
     nb201 = result.get("nb201") or last.get("nb201") or {}
     skips = result.get("skip_counts") or last.get("skip_counts") or {}
@@ -301,13 +271,10 @@ def _trial_order(row: Mapping[str, Any]) -> tuple[int, str]:
 
 
 def _trials_section(name: str, run: Path, figs: Path, engine: str) -> Any:
-    from nas.viz.plots import plot_pareto, plot_search_progress
-    from nas.viz.report import Image, Section, Table
-
-    rows = _read_json(run / "leaderboard.json")
+    rows = read_json(run / "leaderboard.json", "leaderboard")
     if not isinstance(rows, list):
         raise NasError(f"{run / 'leaderboard.json'}: expected a list of trials")
-    summary = _read_json(run / "summary.json") if (run / "summary.json").is_file() else {}
+    summary = _read_optional(run / "summary.json")
     best = summary.get("best") or {}
     pairs = [
         ("controller", summary.get("controller")),
@@ -362,9 +329,6 @@ def build_report(
     runs: list[str], out: str | Path | None = None, *, title: str | None = None, engine: str = "auto"
 ) -> tuple[Path, Path]:
     """Write the report of ``runs`` and return ``(html, md)`` paths."""
-    from nas.viz.plots import plot_run_comparison, summarize_runs
-    from nas.viz.report import Image, Section, Table, write_report
-
     found = expand_runs(runs)
     out_dir = Path(out) if out is not None else (Path(runs[0]) / "report" if len(runs) == 1 else Path("report"))
     figs = out_dir / "figures"
@@ -409,50 +373,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- #
 
 
-def _weights_file(run: Path, which: str) -> Path:
-    if which == "selected":
-        selection = None
-        if (run / "result.json").is_file():
-            selection = _read_json(run / "result.json").get("selection")
-        which = "final" if selection == "final" or not (run / "best.pt").is_file() else "best"
-    path = run / f"{which}.pt"
-    if not path.is_file():
-        raise NasError(f"{path}: not found (is the run complete?)")
-    return path
-
-
-def load_run_model(
-    run: str | Path, *, checkpoint: str = "selected", data_dir: str | None = None
-) -> tuple[Any, Any, Any]:
-    """``(model in eval mode, dataset, config)`` of a ``nas train`` run directory."""
-    from nas.data import load_dataset
-    from nas.finetune import load_state_dict_file
-    from nas.training.spec import build_model
-
-    run = Path(run)
-    config = _read_json(run / "config.json") if (run / "config.json").is_file() else None
-    if not isinstance(config, dict) or not {"model", "dataset"} <= set(config):
-        raise NasError(f"{run}: not a run directory of nas train (no config.json with model and dataset)")
-    spec, ds = config["model"], config["dataset"]
-    if spec.get("source") not in ("zoo", "genotype"):
-        raise NasError(f"{run}: the model was built in Python ({spec.get('class', 'unknown')}) and cannot be rebuilt")
-    data = load_dataset(ds["name"], data_dir if data_dir is not None else ds.get("data_dir"))
-    if (data.num_classes, data.in_channels) != (ds.get("num_classes"), ds.get("in_channels")):
-        raise NasError(
-            f"{run}: trained on {ds.get('num_classes')} classes x {ds.get('in_channels')} channels, "
-            f"the dataset found has {data.num_classes} x {data.in_channels}"
-        )
-    model = build_model(spec, num_classes=data.num_classes, in_channels=data.in_channels, image_size=data.image_size)
-    path = _weights_file(run, checkpoint)
-    state = load_state_dict_file(path)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        first = (str(exc).strip().splitlines() or ["mismatch"])[0]
-        raise NasError(f"{path}: weights do not fit the model of config.json ({first[:160]})") from None
-    return model.eval(), data, config
-
-
 def _target_class(text: str | None, classes: tuple[str, ...]) -> int | None:
     if text is None:
         return None
@@ -464,14 +384,10 @@ def _target_class(text: str | None, classes: tuple[str, ...]) -> int | None:
 
 
 def cmd_cam(args: argparse.Namespace) -> int:
-    import torch
-
-    from nas.cam import class_activation_map, grad_cam, save_overlay_grid, save_overlays
-    from nas.training.spec import describe_spec
-
     if args.images < 1:
         raise NasError(f"--images: expected a positive integer, got {args.images}")
-    model, data, config = load_run_model(args.run, checkpoint=args.checkpoint, data_dir=args.data_dir)
+    loaded = load_run(args.run, checkpoint=args.checkpoint, data_dir=args.data_dir, device="cpu")
+    model, data = loaded.model.eval(), loaded.data
     target = _target_class(args.target, tuple(data.classes))
     n = min(args.images, len(data.test_labels))
     idx = torch.randperm(len(data.test_labels), generator=torch.Generator().manual_seed(args.seed))[:n]
@@ -501,7 +417,7 @@ def cmd_cam(args: argparse.Namespace) -> int:
     label = "CAM" if method == "cam" else "Grad-CAM"
     grid = save_overlay_grid(
         shown, result.maps, out / "cam_grid.png", predicted=result.predicted, true=labels, class_names=data.classes,
-        title=f"{label} of {describe_spec(config['model'])}: {result.layer}",
+        title=f"{label} of {describe_spec(loaded.trained.spec)}: {result.layer}",
     )  # fmt: skip
     correct = int((result.predicted == labels).sum())
     print(f"{label} at {result.layer}: {n} test images, {correct} predicted correctly")

@@ -30,7 +30,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from nas.config_io import MAX_SEED, no_bool, validation_error
 from nas.errors import NasError
-from nas.genotype import Genotype
+from nas.genotypes.codec import to_json
+from nas.genotypes.types import Genotype
 from search_spaces.base import SearchSpace
 
 #: Version of the JSON state layout (checked on load).
@@ -150,7 +151,7 @@ class Controller(ABC):
         """The next genotype to evaluate."""
         values = [int(v) for v in self._propose_values()]
         genotype = self.space.from_decisions(values)
-        self._pending.setdefault(genotype.to_json(), []).append(values)
+        self._pending.setdefault(to_json(genotype), []).append(values)
         self.num_proposed += 1
         return genotype
 
@@ -230,7 +231,7 @@ class Controller(ABC):
         return [self.rng.randrange(n) for n in self.sizes]
 
     def _take_pending(self, genotype: Genotype) -> list[int]:
-        key = genotype.to_json()
+        key = to_json(genotype)
         queue = self._pending.get(key)
         if queue:
             values = queue.pop(0)

@@ -32,7 +32,8 @@ from pydantic import BeforeValidator, ValidationInfo, field_validator
 from nas.config_io import PosFloat
 from nas.controllers.base import Controller, ControllerOptions
 from nas.errors import NasError
-from nas.genotype import Genotype
+from nas.genotypes.codec import to_json
+from nas.genotypes.types import Genotype
 from search_spaces.base import SearchSpace
 
 #: Sampler names (lower case, without ``-`` and ``_``) -> (class name, package it needs or None).
@@ -209,12 +210,12 @@ class OptunaController(Controller):
         self.study.sampler = self.options.make_sampler(self._ask_seed())
         trial = self.study.ask(self.distributions)
         values = [int(trial.params[n]) for n in self.names]
-        key = self.space.from_decisions(values).to_json()
+        key = to_json(self.space.from_decisions(values))
         self._trial_of.setdefault(key, []).append(trial.number)
         return values
 
     def observe(self, genotype: Genotype, score: float | None, metrics: Mapping[str, float] | None = None) -> None:
-        key = genotype.to_json()
+        key = to_json(genotype)
         numbers = self._trial_of.get(key)
         if numbers:
             number = numbers.pop(0)

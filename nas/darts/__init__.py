@@ -7,8 +7,11 @@
 * :func:`derive_darts_cell`, :func:`derive_nb201` -- genotypes from weights;
 * :func:`zero_one_loss` -- the Fair DARTS auxiliary loss.
 
-The search loop, its configuration and run directory live in :mod:`nas.darts.search`
-and :mod:`nas.darts.config`.
+The search job is :class:`nas.darts.job.DartsJob`: its config :mod:`nas.darts.config`,
+its run directory :mod:`nas.darts.search`, its data :mod:`nas.darts.search_data` and its
+loop :mod:`nas.darts.search_loop`. The supernets compute their mixed edges with
+:mod:`nas.darts.mixed_ops` and the custom autograd kernels of :mod:`nas.darts.kernels`
+and :mod:`nas.darts.pooling`.
 """
 
 from __future__ import annotations

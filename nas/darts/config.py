@@ -27,9 +27,12 @@ from nas.config_io import (  # noqa: F401  (re-exported: the DARTS config's publ
     validation_error,
 )
 
-# Fields that only say *where/how* a run executes, not *what* it computes: a run may be
-# resumed with different values (another data directory, checkpoints more often).
+#: Fields that only say *where/how* a run executes, not *what* it computes: a run may be
+#: resumed with different values (another data directory, checkpoints more often).
 RUN_ONLY_FIELDS: frozenset[str] = frozenset({"data_dir", "device", "checkpoint_every_steps", "threads"})
+
+#: The fields that set a search's size; left out, the paper's size is used.
+SIZE_FIELDS: frozenset[str] = frozenset({"epochs", "train_subset"})
 
 
 class _Section(BaseModel):
@@ -95,7 +98,7 @@ class DartsSearchConfig(_Section):
     """Everything a DARTS search run depends on."""
 
     controller: Literal["darts"] = "darts"
-    space: Literal["darts", "nb201"] = "darts"
+    space: Literal["darts", "nb201"] = "darts"  # the search_spaces space relaxed into a supernet (same names)
     dataset: str = "cifar10"
     data_dir: str | None = None
     train_subset: PosInt | None = None  # total images taken from the training set, balanced per class
@@ -174,16 +177,19 @@ def load_config_file(path: str | Path, overrides: Mapping[str, Any] | None = Non
     return load_config(raw, source=Path(path).name, overridden=flags)
 
 
-def config_differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Dotted names of the fields that differ, ignoring run-only fields (where/how a run executes)."""
-    diffs = []
-    for key in sorted(set(old) | set(new)):
-        name = f"{prefix}{key}"
-        if not prefix and key in RUN_ONLY_FIELDS:
-            continue
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            diffs.extend(config_differences(a, b, prefix=f"{name}."))
-        elif a != b:
-            diffs.append(name)
-    return diffs
+def paper_scale_notice(config: DartsSearchConfig) -> str | None:
+    """One line naming the paper-scale defaults a config leaves in place, or None when it sets its size.
+
+    A config holding only ``controller: darts`` is a full DARTS search (Liu et al., 2019:
+    50 epochs on all 50,000 CIFAR-10 training images). The paper reports 1.5 GPU-days for
+    four first-order searches and 4 for four second-order ones; on a CPU it is days (the
+    supernet step of the README, 17 s at batch 64 on 2 cores, makes 50 x 391 steps about 4
+    days). Worth a line before it starts, not a refusal: it is also what the paper's config means.
+    """
+    if SIZE_FIELDS & config.model_fields_set or config.dataset.lower() == "synthetic":
+        return None
+    return (
+        f"using the paper's defaults epochs={config.epochs}, train_subset=all (every {config.dataset} training "
+        "image: 50,000 for CIFAR-10): up to a GPU-day, several days on a CPU; "
+        "set epochs and train_subset in the config to silence this"
+    )

@@ -68,11 +68,6 @@ def _destroy() -> None:
         dist.destroy_process_group()
 
 
-def shutdown(ctx: DistContext) -> None:
-    if ctx.enabled and dist.is_initialized():
-        dist.destroy_process_group()
-
-
 def barrier(ctx: DistContext) -> None:
     if ctx.enabled:
         dist.barrier()
@@ -91,15 +86,6 @@ def all_reduce_sum(values: torch.Tensor, ctx: DistContext) -> torch.Tensor:
         values = values.clone()
         dist.all_reduce(values, op=dist.ReduceOp.SUM)
     return values
-
-
-def broadcast_object(obj: Any, ctx: DistContext) -> Any:
-    """Rank 0's value of ``obj`` on every rank (e.g. a decision only rank 0 can make)."""
-    if not ctx.enabled:
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
 
 
 def average_gradients(params: list[torch.Tensor], ctx: DistContext) -> None:
@@ -142,15 +128,3 @@ def wrap(model: nn.Module, ctx: DistContext, device: torch.device) -> nn.Module:
     warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
     device_ids = [ctx.local_rank] if device.type == "cuda" else None
     return DistributedDataParallel(model, device_ids=device_ids)
-
-
-def check_same(tensor: torch.Tensor, ctx: DistContext) -> bool:
-    """True when ``tensor`` is bit-identical on all ranks (a cheap sanity check for tests)."""
-    if not ctx.enabled:
-        return True
-    local = tensor.detach().to(torch.float64).reshape(-1).cpu()
-    high = local.clone()
-    low = local.clone()
-    dist.all_reduce(high, op=dist.ReduceOp.MAX)
-    dist.all_reduce(low, op=dist.ReduceOp.MIN)
-    return bool(torch.equal(high, low))

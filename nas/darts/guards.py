@@ -21,7 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from nas.genotype import DartsGenotype, Genotype, NB201Genotype
+from nas.darts.supernet import zero_one_loss
+from nas.genotypes.types import DartsGenotype, Genotype, NB201Genotype
 
 SKIP = "skip_connect"
 
@@ -55,7 +56,6 @@ def fair_darts_loss(weight: float) -> Callable[[nn.Module], torch.Tensor] | None
     """The extra architecture loss of Fair DARTS, scaled by ``weight`` (None when off)."""
     if weight <= 0:
         return None
-    from nas.darts import zero_one_loss
 
     def extra(model: Any) -> torch.Tensor:
         return weight * zero_one_loss(model)

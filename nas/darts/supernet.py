@@ -10,10 +10,10 @@ affine-free BN) and concatenates the last ``multiplier`` nodes; global average p
 and a linear classifier. Architecture weights: ``alphas_normal`` and ``alphas_reduce``
 (``[14, 8]`` for 4 steps and the 8 DARTS operations), initialised to ``1e-3 * randn``.
 
-What differs is how it is computed (:mod:`nas.darts.mixed_ops`), plus: a cell's output
-is handed on as its node tensors and their ReLUs, never concatenated (the next cells'
-1x1 preprocessing is a sum of per-node 1x1 convolutions, and each node's ReLU is the
-one its own cell already computed for its mixed edges).
+What differs is how it is computed (:mod:`nas.darts.mixed_ops`, :mod:`nas.darts.kernels`),
+plus: a cell's output is handed on as its node tensors and their ReLUs, never
+concatenated (the next cells' 1x1 preprocessing is a sum of per-node 1x1 convolutions,
+and each node's ReLU is the one its own cell already computed for its mixed edges).
 
 Options: ``partial_channels=K`` (PC-DARTS partial channel connections),
 ``edge_normalization`` (PC-DARTS ``betas``: one weight per edge, softmax over each
@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas.darts.derive import derive_darts_cell, num_darts_edges
+from nas.darts.kernels import BatchNormOut
 from nas.darts.mixed_ops import (
-    BatchNormOut,
     DilConvParams,
     FactorizedReduceParams,
     MixedCell,
@@ -42,7 +42,7 @@ from nas.darts.mixed_ops import (
     op_kind,
 )
 from nas.errors import NasError
-from nas.genotype import DARTS_OPS, DARTS_SEARCH_OPS, DartsGenotype
+from nas.genotypes.types import DARTS_OPS, DARTS_SEARCH_OPS, DartsGenotype
 
 __all__ = ["DartsSupernet", "reference_names", "reference_state_dict", "zero_one_loss", "WEIGHTINGS"]
 
@@ -107,10 +107,9 @@ class _CellOutput:
         self._relus = relus
 
     def relus(self) -> list[torch.Tensor]:
-        for k, r in enumerate(self._relus):
-            if r is None:
-                self._relus[k] = torch.relu(self.nodes[k])
-        return self._relus  # type: ignore[return-value]
+        done = [torch.relu(n) if r is None else r for n, r in zip(self.nodes, self._relus)]
+        self._relus[:] = done  # computed once, however many cells read this output
+        return done
 
 
 class Preprocess(nn.Module):

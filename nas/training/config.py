@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from nas.config_io import Seed
+
 #: Fields that change how fast or where a run executes, not what it learns. A run may
 #: be resumed with different values of these (e.g. on another machine); every other
 #: field must match the run directory's ``config.json``.
@@ -35,7 +37,7 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     # -- identity of the run ------------------------------------------------
-    seed: int = Field(0, ge=0, description="seeds python, numpy, torch and the data order")
+    seed: Seed = Field(0, description="seeds python, numpy, torch and the data order (0 to 2**32-1)")
     device: str = Field("auto", description="auto (cuda when available, else cpu), cpu, cuda or cuda:N")
 
     # -- data selection -----------------------------------------------------
@@ -46,7 +48,7 @@ class TrainConfig(BaseModel):
         0.1, ge=0, lt=1, description="held-out fraction of the training images for model selection (0: none)"
     )
     test_subset: int | None = Field(None, ge=1, description="test on this many test images, balanced per class")
-    split_seed: int = Field(0, ge=0, description="seed of the subset and split (fixed across training seeds)")
+    split_seed: Seed = Field(0, description="seed of the subset and split (fixed across training seeds)")
 
     # -- optimisation -------------------------------------------------------
     epochs: int = Field(200, ge=1)

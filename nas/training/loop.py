@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nas.errors import NasError
+from nas.runs.device import resolve_device
 from nas.training.config import TrainConfig
 
 
@@ -123,18 +123,6 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
 # --------------------------------------------------------------------------- #
 # The engine: everything one step needs
 # --------------------------------------------------------------------------- #
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` is CUDA when available, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise NasError(f"device: {name} was asked for but CUDA is not available here (use auto or cpu)")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise NasError(f"device: {name} does not exist ({torch.cuda.device_count()} CUDA devices)")
-    return device
 
 
 def split_output(output: Any) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:

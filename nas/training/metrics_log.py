@@ -1,16 +1,16 @@
-"""Per-epoch metrics: ``metrics.jsonl`` (one JSON object a line) and TensorBoard scalars.
+"""Per-epoch metrics of a training run: ``metrics.jsonl`` (one JSON object a line) and TensorBoard scalars.
 
-The history is also kept in the checkpoint, so a resumed run rewrites
-``metrics.jsonl`` from it: a kill between the checkpoint and the log line can neither
-lose an epoch nor duplicate one.
+Both go through :mod:`nas.runs.history`: the history is also kept in the checkpoint, so a
+resumed run rewrites ``metrics.jsonl`` from it and TensorBoard drops the events of a killed
+run's tail; a kill between the checkpoint and the log line neither loses nor duplicates an epoch.
 """
 
 from __future__ import annotations
 
-import json
-import warnings
 from pathlib import Path
 from typing import Any
+
+from nas.runs import history as run_history
 
 #: Columns of ``metrics.jsonl``, in order.
 COLUMNS: tuple[str, ...] = (
@@ -31,21 +31,11 @@ class MetricsLog:
     """Writes epoch rows to ``run_dir/metrics.jsonl`` and ``run_dir/tb/`` (when enabled)."""
 
     def __init__(self, run_dir: Path, history: list[dict[str, Any]], *, tensorboard: bool = True) -> None:
-        self.path = run_dir / "metrics.jsonl"
-        text = "".join(json.dumps(row) + "\n" for row in history)
-        self.path.write_text(text, encoding="utf-8")
-        self._writer = None
-        if tensorboard:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                from torch.utils.tensorboard import SummaryWriter
-
-            # purge_step drops events of epochs after the checkpoint (a killed run's tail).
-            self._writer = SummaryWriter(str(run_dir / "tb"), purge_step=len(history) + 1)
+        self._history = run_history.History(run_dir / "metrics.jsonl", history)
+        self._writer = run_history.tensorboard(run_dir / "tb", len(history)) if tensorboard else None
 
     def append(self, row: dict[str, Any]) -> None:
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row) + "\n")
+        self._history.append(row)
         if self._writer is not None:
             step = int(row["epoch"])
             for key, value in row.items():
@@ -60,11 +50,3 @@ class MetricsLog:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-
-
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """The rows of ``metrics.jsonl`` (empty when absent)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

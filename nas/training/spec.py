@@ -14,7 +14,13 @@ from typing import Any
 
 from torch import nn
 
+from nas import zoo
 from nas.errors import NasError
+from nas.genotypes import resolve
+from nas.genotypes.codec import from_dict, to_dict
+from nas.genotypes.resolve import parse_genotype
+from nas.genotypes.types import MacroGenotype
+from nas.networks import build
 
 #: ``model_options`` keys that apply to every genotype of a kind (others name a zoo model).
 KIND_KEYS: tuple[str, ...] = ("darts", "nb201", "macro")
@@ -49,19 +55,16 @@ def resolve_spec(
     """
     if (model is None) == (genotype is None):
         raise NasError("model: give exactly one of --model NAME or --genotype FILE-OR-NAME")
-    from nas import named, zoo
-    from nas.formats import parse_genotype, to_dict
-
     model_options = model_options or {}
     if model is not None:
         if zoo.has_model(model):
             return {"source": "zoo", "name": model, "options": options_for(model_options, kind=None, name=model)}
-        if not named.exists(model):
+        if not resolve.exists(model):
             zoo.create_model(model)  # raises the zoo's error with its suggestions
         genotype = model
     assert genotype is not None
     geno = parse_genotype(genotype)
-    name = genotype if named.exists(genotype) else None
+    name = genotype if resolve.exists(genotype) else None
     return {
         "source": "genotype",
         "kind": geno.kind,
@@ -85,14 +88,8 @@ def build_model(spec: Mapping[str, Any], *, num_classes: int, in_channels: int =
     source = spec.get("source")
     options = dict(spec.get("options") or {})
     if source == "zoo":
-        from nas.zoo import create_model
-
-        return create_model(str(spec["name"]), num_classes=num_classes, in_channels=in_channels, **options)
+        return zoo.create_model(str(spec["name"]), num_classes=num_classes, in_channels=in_channels, **options)
     if source == "genotype":
-        from nas.formats import from_dict
-        from nas.genotype import MacroGenotype
-        from nas.networks import build
-
         geno = from_dict(spec["genotype"], source="model spec")
         if isinstance(geno, MacroGenotype):
             if (geno.in_channels, geno.input_size) != (in_channels, image_size):

@@ -27,7 +27,7 @@ from typing import Any
 
 from nas.data import load_dataset, resolve_data_dir
 from nas.errors import NasError
-from nas.formats import from_dict
+from nas.genotypes.codec import from_dict
 from nas.nb201_table import NB201Table, find_table
 from nas.recipes import load_recipe
 from nas.runs.atomic import read_json, remove_leftovers, write_json

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from nas.controllers import create_controller
 from nas.errors import NasError
-from nas.formats import from_dict, from_json, save_genotype
+from nas.genotypes.codec import from_dict, from_json, save_genotype, to_text
 from nas.nb201_protocol import BudgetedSearch
 from nas.runs.atomic import read_json, write_json, write_text
 from nas.tune.config import SearchConfig
@@ -111,7 +111,7 @@ def trial_row(result: Any, run_dir: Path, tabular: bool) -> Row | None:
         "flops": metrics.get("flops"),
         "epochs": metrics.get("epoch"),
         "trial_time_s": metrics.get("trial_time_s"),
-        "genotype": str(from_json(text)),
+        "genotype": to_text(from_json(text)),
         "genotype_json": json.loads(text),
         "trial_id": config.get("trial_id") or getattr(result, "path", "").rsplit("trial_", 1)[-1],
         "error": _error(result),

@@ -38,8 +38,8 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from nas.controllers import ControllerOptions, create_controller
-from nas.formats import from_json
-from nas.genotype import Genotype, NB201Genotype
+from nas.genotypes.codec import from_json, to_json
+from nas.genotypes.types import Genotype, NB201Genotype
 from nas.metrics import count_flops, count_parameters
 from nas.nb201_protocol import BudgetedSearch
 from nas.nb201_table import NB201Table
@@ -146,7 +146,7 @@ class ControllerSearcher(Searcher):
                 return Searcher.FINISHED
         else:
             genotype = self.controller.propose()
-        text = genotype.to_json()
+        text = to_json(genotype)
         index = self.num_suggested
         self.num_suggested += 1
         suggestion = {"genotype": text, "key": trial_key("", index, text), "index": index}
@@ -254,7 +254,7 @@ def define_by_run(
         else:
             values.append(int(trial.suggest_categorical(d.name, list(range(n)))))
     genotype = s.from_decisions(values)
-    text = genotype.to_json()
+    text = to_json(genotype)
     if trial.user_attrs.get("nas_run") != run_id:  # not a trial re-read after a restore
         if constraints:
             model = s.build(genotype, **dict(build_options or {}))

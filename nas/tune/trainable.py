@@ -21,8 +21,8 @@ from typing import Any
 
 from ray import tune
 
-from nas.formats import from_json
-from nas.genotype import NB201Genotype
+from nas.genotypes.codec import from_json
+from nas.genotypes.types import NB201Genotype
 from nas.nb201_table import NB201Table
 from nas.tune.settings import TrialSettings
 

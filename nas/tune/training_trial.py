@@ -23,7 +23,7 @@ import torch
 from ray import tune
 
 from nas.data import ImageDataset, load_dataset
-from nas.formats import from_json, save_genotype, to_dict
+from nas.genotypes.codec import from_json, save_genotype, to_dict
 from nas.metrics import count_flops, count_parameters
 from nas.recipes import load_recipe
 from nas.runs.atomic import read_json, write_json, write_with

@@ -6,17 +6,9 @@ naming the missing package instead.
 """
 
 from nas.viz.diagrams import draw_genotype, genotype_to_dot, graphviz_available
-from nas.viz.plots import (
-    pareto_front,
-    plot_arch_weights,
-    plot_pareto,
-    plot_run_comparison,
-    plot_search_progress,
-    plot_skip_counts,
-    plot_training_curves,
-    summarize_runs,
-)
+from nas.viz.plots import plot_run_comparison, plot_training_curves, summarize_runs
 from nas.viz.report import Image, Section, Table, write_report
+from nas.viz.search_plots import pareto_front, plot_arch_weights, plot_pareto, plot_search_progress, plot_skip_counts
 
 __all__ = [
     "Image",

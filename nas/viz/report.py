@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 import re
 import shutil
 from collections.abc import Mapping, Sequence
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import NasError
+from nas.runs.atomic import write_text
 
 __all__ = ["Image", "Section", "Table", "format_value", "write_report"]
 
@@ -219,12 +219,6 @@ def _md_table(t: Table) -> str:
     return "\n".join(out)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_report(
     sections: Sequence[Section | Mapping[str, Any]],
     out_dir: str | Path,
@@ -307,6 +301,6 @@ def write_report(
         h.append("</section>")
     h.append("</main></body></html>")
     html_path, md_path = out / f"{stem}.html", out / f"{stem}.md"
-    _write_atomic(html_path, "\n".join(h) + "\n")
-    _write_atomic(md_path, "\n".join(md).rstrip() + "\n")
+    write_text(html_path, "\n".join(h) + "\n")
+    write_text(md_path, "\n".join(md).rstrip() + "\n")
     return html_path, md_path

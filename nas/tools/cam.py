@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas.errors import NasError
+from nas.viz.figures import save_figure
 
 __all__ = [
     "CamResult",
@@ -346,6 +347,7 @@ def _safe(text: str) -> str:
 
 def _figure(width: float, height: float) -> Any:
     try:
+        # matplotlib only when drawing: import cost, and nas.viz works without it
         from matplotlib.figure import Figure
     except ImportError:  # pragma: no cover - depends on the environment
         raise NasError("CAM overlays: matplotlib is required (pip install matplotlib)") from None
@@ -414,7 +416,7 @@ def save_overlays(
         correct = tru[i] is None or tru[i] == pred[i]
         fig.suptitle(caption, fontsize=9, color="#1a7f37" if correct else "#c62828")
         path = out / f"{fname}.png"
-        fig.savefig(path, dpi=110, facecolor="white")
+        save_figure(fig, path, dpi=110)
         paths.append(path)
     return paths
 
@@ -455,5 +457,5 @@ def save_overlay_grid(
         fig.suptitle(title, fontsize=11)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=110, facecolor="white")
+    save_figure(fig, p, dpi=110)
     return p

@@ -2,27 +2,31 @@
 
 A recipe is a :class:`~nas.training.config.TrainConfig` plus what the command line
 needs to build the run: the dataset and the model options per genotype kind (e.g.
-DARTS networks with 36 channels and 20 cells). Recipes live in ``experiments/NAME.yaml``
-or anywhere by path. Overrides (``--epochs``, ``--set key=value``) go through the same
-validation, and every error is one line: ``recipe quick.yaml: lr: expected a positive
-number, got -1``.
+DARTS networks with 36 channels and 20 cells). The named recipes (``quick``,
+``cifar_200ep``, ``darts_eval``) are YAML files shipped inside this package, so an
+installed wheel finds them (``experiments/NAME.yaml`` in the repository are links to
+them); any other recipe is given by path. Files are read by
+:func:`nas.config_io.read_yaml`; overrides (``--epochs``, ``--set key=value``, parsed by
+:func:`nas.config_io.parse_override`) go through the same validation, and every error
+is one line: ``recipe quick.yaml: lr: expected a positive number, got -1``.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
+from nas.config_io import apply_overrides, parse_override, read_yaml
 from nas.errors import NasError
 from nas.training.config import TrainConfig, describe_error
 
-#: Where recipes are found by name.
-RECIPES_DIR = Path(__file__).resolve().parents[1] / "experiments"
+#: Where recipes are found by name: this package's directory (installed as package data).
+RECIPES_DIR = Path(str(resources.files(__name__)))
 
 
 class Recipe(TrainConfig):
@@ -62,7 +66,7 @@ class Recipe(TrainConfig):
 
 
 def list_recipes() -> list[str]:
-    """Names of the recipes in ``experiments/``."""
+    """Names of the recipes shipped with the package."""
     if not RECIPES_DIR.is_dir():
         return []
     return sorted(p.stem for p in RECIPES_DIR.iterdir() if p.suffix in (".yaml", ".yml"))
@@ -84,30 +88,6 @@ def find_recipe(spec: str | Path) -> Path:
     raise NasError(f"recipe {text!r}: not found (known recipes: {known}; or give the path of a .yaml file)")
 
 
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """``key=value`` with the value read as YAML (``0.1``, ``true``, ``null``, ``[1, 2]``)."""
-    key, sep, raw = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise NasError(f"--set {text}: expected KEY=VALUE (e.g. --set lr=0.05)")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        value = raw
-    return key, value
-
-
-def _assign(target: dict[str, Any], dotted: str, value: Any, label: str) -> None:
-    parts = dotted.split(".")
-    node = target
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise NasError(f"{label}: {part} is not a mapping")
-        node = child
-    node[parts[-1]] = value
-
-
 def load_recipe(
     spec: str | Path | Mapping[str, Any],
     overrides: Iterable[tuple[str, str, Any]] = (),
@@ -124,21 +104,13 @@ def load_recipe(
         path = find_recipe(spec)
         source = f"recipe {path.name}"
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise NasError(f"{source}: cannot read ({exc.__class__.__name__})") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise NasError(f"{source}: invalid YAML{where}") from None
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            raise NasError(f"{source}: expected a mapping of field: value, got {type(raw).__name__}")
+            raw = read_yaml(path)
+        except NasError as exc:
+            raise NasError(f"recipe {exc}") from None
         raw.setdefault("name", path.stem)
     labels: dict[str, str] = {}
     for label, key, value in overrides:
-        _assign(raw, key, value, label)
+        raw = apply_overrides(raw, {key: value})
         labels[key.split(".")[0]] = label
     try:
         return Recipe(**raw)
@@ -161,7 +133,7 @@ def recipe_overrides(
     """Overrides from the command line: ``--set`` first, then the dedicated flags."""
     out = []
     for text in assignments:
-        key, value = parse_assignment(text)
+        key, value = parse_override(text)
         out.append((f"--set {text}", key, value))
     for flag, key, value in (
         ("--epochs", "epochs", epochs),

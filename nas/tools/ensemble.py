@@ -7,6 +7,10 @@ weigh equally. One pass over the data evaluates every member and the ensemble, s
 
 Data may be a tensor of images, an ``(images, labels)`` pair, or any iterable of
 batches such as a ``DataLoader`` yielding ``(images, labels)`` (or bare images).
+
+:func:`evaluate_runs` is ``nas evaluate``: trained run directories (read by
+:func:`nas.runs.finished.load_run`) evaluated on their test split, and runs that share
+a test set also as an ensemble, all through :func:`evaluate_ensemble`.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ import torch
 from torch import nn
 
 from nas.errors import NasError
+from nas.runs.finished import LoadedRun
+from nas.training.loop import Engine, split_output
 
-__all__ = ["EnsembleResult", "ensemble_predict", "evaluate_ensemble"]
+__all__ = ["EnsembleResult", "RunsEvaluation", "ensemble_predict", "evaluate_ensemble", "evaluate_runs"]
 
 
 def _batches(data: Any, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
@@ -185,3 +191,101 @@ def evaluate_ensemble(
     pct = [(100.0 * a / count, 100.0 * b / count) for a, b in hits]
     members = [{"name": n, "top1": t1, "top5": t5} for n, (t1, t5) in zip(names, pct[:-1])]
     return EnsembleResult(top1=pct[-1][0], top5=pct[-1][1], members=members, count=count)
+
+
+# --------------------------------------------------------------------------- #
+# nas evaluate: run directories, alone and together
+# --------------------------------------------------------------------------- #
+
+
+class _Member(nn.Module):
+    """A run's network as an ensemble member: logits, or log-probabilities averaged over flips.
+
+    :func:`evaluate_ensemble` applies a softmax to what a member returns; the softmax of
+    ``log p`` is ``p``, so flip TTA (an average of probabilities) passes through unchanged.
+    Runs under the engine's autocast, like training-time evaluation.
+    """
+
+    def __init__(self, engine: Engine, tta_flip: bool) -> None:
+        super().__init__()
+        self.engine, self.tta_flip = engine, tta_flip
+        self.model = engine.model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        engine = self.engine
+        with engine.autocast():
+            logits = split_output(engine.module(x))[0].float()
+            if not self.tta_flip:
+                return logits
+            flipped = split_output(engine.module(x.flip(-1)))[0].float()
+        return ((logits.softmax(1) + flipped.softmax(1)) / 2).log()
+
+
+def _same_test_set(a: LoadedRun, b: LoadedRun) -> bool:
+    if a.dataset != b.dataset or a.test.shape != b.test.shape or not torch.equal(a.test, b.test):
+        return False
+    return a.data is b.data or torch.equal(a.data.test_labels[a.test], b.data.test_labels[b.test])
+
+
+def _groups(runs: Sequence[LoadedRun], require_ensemble: bool) -> list[list[int]]:
+    """Indices of the runs that share a test set (evaluated together)."""
+    groups: list[list[int]] = []
+    for i, item in enumerate(runs):
+        for group in groups:
+            if _same_test_set(runs[group[0]], item):
+                group.append(i)
+                break
+        else:
+            if groups and require_ensemble:
+                raise NasError(f"{item.run}: its test set differs from {runs[0].run}'s; cannot ensemble them")
+            groups.append([i])
+    return groups
+
+
+@dataclass
+class RunsEvaluation:
+    """One row per run (and a last one for the ensemble when ``ensembled``); ``shared``: one test set."""
+
+    rows: list[dict[str, Any]]
+    ensembled: bool
+    shared: bool
+
+
+def _row(name: str, weights: str, tta: str, top1: float, top5: float, images: int, run: LoadedRun) -> dict[str, Any]:
+    return {
+        "run": name,
+        "weights": weights,
+        "tta": tta,
+        "test_top1": float(top1),
+        "test_top5": float(top5),
+        "images": images,
+        "dataset": run.dataset,
+    }
+
+
+def evaluate_runs(
+    runs: Sequence[LoadedRun], *, tta_flip: bool = False, require_ensemble: bool = False, checkpoint: str = "selected"
+) -> RunsEvaluation:
+    """Test accuracy of every run and, when several share one test set, of their ensemble: one pass per group.
+
+    ``require_ensemble`` makes runs with different test sets an error instead of separate rows.
+    """
+    if not runs:
+        raise NasError("runs: expected at least one run directory")
+    groups = _groups(runs, require_ensemble)
+    tta = "flip" if tta_flip else "none"
+    rows: list[dict[str, Any]] = [{} for _ in runs]
+    ensembled = len(runs) > 1 and len(groups) == 1
+    for group in groups:
+        engines = [Engine(runs[i].model, runs[i].config, steps_per_epoch=1) for i in group]
+        loader = runs[group[0]].test_loader(device=engines[0].device, channels_last=engines[0].channels_last)
+        result = evaluate_ensemble(
+            [_Member(engine, tta_flip) for engine in engines], loader, names=[str(runs[i].run) for i in group]
+        )
+        for i, member in zip(group, result.members):
+            run = runs[i]
+            rows[i] = _row(member["name"], run.weights.name, tta, member["top1"], member["top5"], result.count, run)
+        if ensembled:
+            name = f"ensemble of {len(group)}"
+            rows.append(_row(name, checkpoint, tta, result.top1, result.top5, result.count, runs[0]))
+    return RunsEvaluation(rows=rows, ensembled=ensembled, shared=len(groups) == 1)

@@ -18,6 +18,10 @@ ONNX ``method``: ``dynamo`` is PyTorch's current ``torch.export``-based exporter
 ``onnxscript``; slow: 10-20 s for a small network), ``legacy`` the deprecated
 TorchScript-based one (fast, no extra package), ``auto`` picks ``dynamo`` when
 ``onnxscript`` is installed.
+
+:func:`export_trained_model` is ``nas export --format onnx|torchscript``: a training run's
+network rebuilt with its trained weights (:func:`nas.runs.finished.load_run`), exported,
+and checked on the run's own test images.
 """
 
 from __future__ import annotations
@@ -32,8 +36,20 @@ import torch
 from torch import nn
 
 from nas.errors import NasError
+from nas.runs.finished import load_run
+from nas.training.record import CONFIG_FILE
 
-__all__ = ["ExportReport", "export_onnx", "export_torchscript", "onnxruntime_available"]
+__all__ = [
+    "MODEL_FILES",
+    "ExportReport",
+    "export_onnx",
+    "export_torchscript",
+    "export_trained_model",
+    "onnxruntime_available",
+]
+
+#: Model formats and the default file name of each in the run directory.
+MODEL_FILES: dict[str, str] = {"onnx": "model.onnx", "torchscript": "model.ts"}
 
 INPUT_NAME = "images"
 OUTPUT_NAME = "logits"
@@ -197,6 +213,7 @@ def export_onnx(
                 reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
                 raise NasError(f"{p}: ONNX export ({how}) failed ({reason[:160]})") from None
     if onnxruntime_available():
+        # optional extra (pip install '.[export]'), only to check an export
         import onnxruntime as ort
 
         session = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
@@ -213,6 +230,7 @@ def export_onnx(
             diff = max(diff, _compare(want.cpu(), got, f"{p} (batch {len(inp)})", atol, rtol))
         return ExportReport(p, "onnx", diff, "onnxruntime", (len(x), len(x2)))
     if importlib.util.find_spec("onnx") is not None:
+        # optional extra (pip install '.[export]'), only to check an export
         import onnx
 
         try:
@@ -222,3 +240,47 @@ def export_onnx(
             raise NasError(f"{p}: the exported ONNX model is invalid ({reason[:160]})") from None
         return ExportReport(p, "onnx", None, "onnx.checker")
     return ExportReport(p, "onnx", None, "nothing")
+
+
+def export_trained_model(
+    run_dir: str | Path,
+    fmt: str,
+    out: str | Path | None = None,
+    *,
+    checkpoint: str = "selected",
+    images: int = 16,
+    data_dir: str | Path | None = None,
+    onnx_method: str = "auto",
+) -> tuple[ExportReport, int, str]:
+    """Export a training run's model to ONNX or TorchScript and check it on real test images.
+
+    The network is rebuilt from ``config.json`` with its trained weights (loaded
+    ``weights_only``), exported on the CPU, then the written file is run on the first
+    ``images`` test images of the run's dataset (and on a second batch of another size)
+    and compared with PyTorch. Returns the report, the number of test images used and
+    the dataset's name.
+    """
+    if fmt not in MODEL_FILES:
+        raise NasError(f"--format: expected one of {', '.join(MODEL_FILES)} for a trained model, got {fmt!r}")
+    if fmt == "onnx" and not onnxruntime_available():
+        raise NasError("--format onnx: onnxruntime is needed to check the exported model; pip install -e '.[export]'")
+    if images < 1:
+        raise NasError(f"--images: expected a positive integer, got {images}")
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise NasError(f"{run}: run directory not found")
+    if not (run / CONFIG_FILE).is_file():
+        what = "a search run (genotype.json)" if (run / "genotype.json").is_file() else f"no {CONFIG_FILE}"
+        raise NasError(
+            f"{run}: not a training run directory ({what}); --format {fmt} exports a model trained with `nas train`"
+        )
+    loaded = load_run(run, checkpoint=checkpoint, data_dir=data_dir, device="cpu", batch_size=images)
+    if len(loaded.test) == 0:
+        raise NasError(f"{run}: the run's test split is empty; no images to check the export on")
+    example, _ = next(iter(loaded.test_loader(count=images)))
+    target = Path(out) if out is not None else run / MODEL_FILES[fmt]
+    if fmt == "onnx":
+        report = export_onnx(loaded.model, target, example, method=onnx_method)
+    else:
+        report = export_torchscript(loaded.model, target, example)
+    return report, len(example), loaded.dataset

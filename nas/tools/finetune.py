@@ -15,11 +15,16 @@ that happens to have the same shape from receiving weights trained for another r
 
 Auxiliary heads (submodules named ``*auxiliary*``) take part in the transfer only
 when both sides have one, and stay frozen except in ``freeze(model, "all")``.
+
+``nas train --init-from RUN_DIR --finetune MODE`` is :func:`finetune_args` (which file,
+which mode) and :func:`prepare_finetune` (transfer into a fresh run, or only freeze again
+when resuming one); the run directory records both in ``meta.finetune`` and ``transfer.json``.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +34,25 @@ import torch
 from torch import nn
 
 from nas.errors import NasError
+from nas.runs.atomic import load_torch, read_json
+from nas.runs.finished import weights_path
+from nas.runs.rundir import previous_name
+from nas.training.record import CHECKPOINT_FILE, CONFIG_FILE
+from nas.training.result import RESULT_FILE
 
-__all__ = ["TransferReport", "freeze", "load_state_dict_file", "transfer_weights"]
+__all__ = [
+    "TRANSFER_FILE",
+    "TransferReport",
+    "finetune_args",
+    "freeze",
+    "load_state_dict_file",
+    "prepare_finetune",
+    "refuse_finetuning_run",
+    "transfer_weights",
+]
+
+#: Written into a fine-tuning run directory: where its weights came from and what was loaded.
+TRANSFER_FILE = "transfer.json"
 
 FREEZE_MODES = "'all', 'head' or 'top:K' (K a positive integer)"
 
@@ -54,13 +76,7 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     Loaded with ``weights_only=True``. A ``module.`` prefix (DataParallel) is removed.
     """
     p = Path(path)
-    if not p.is_file():
-        raise NasError(f"{p}: checkpoint not found")
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt, truncated, or not a weights-only file
-        reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
-        raise NasError(f"{p}: cannot read checkpoint ({reason[:160]})") from None
+    obj = load_torch(p, "checkpoint")
     if isinstance(obj, dict):
         for key in ("model", "state_dict", "model_state_dict"):
             if isinstance(obj.get(key), dict):
@@ -205,3 +221,121 @@ def freeze(model: nn.Module, mode: str) -> list[str]:
         for p in m.parameters(recurse=False):
             p.requires_grad_(True)
     return [n for n, _ in chosen]
+
+
+# --------------------------------------------------------------------------- #
+# nas train --init-from RUN_DIR --finetune MODE
+# --------------------------------------------------------------------------- #
+
+
+def finetune_args(init_from: str | None, finetune: str | None) -> tuple[Path | None, str]:
+    """``--init-from`` as the weights file to load and ``--finetune`` checked (default ``all``)."""
+    if init_from is None:
+        if finetune is not None:
+            raise NasError("--finetune: needs --init-from RUN_DIR (the trained run whose weights are fine-tuned)")
+        return None, "all"
+    mode = "all" if finetune is None else finetune.strip().lower()
+    try:
+        _parse_mode(mode)
+    except NasError:
+        raise NasError(f"--finetune: expected {FREEZE_MODES}, got {finetune!r}") from None
+    return _init_weights(Path(init_from)), mode
+
+
+def _init_weights(src: Path) -> Path:
+    """The model file of ``--init-from``: a run's selected model (best.pt or final.pt), or a weights file."""
+    if src.is_file():
+        return src
+    if not src.is_dir():
+        raise NasError(f"--init-from {src}: not found; expected a run directory written by `nas train`")
+    if not (src / CONFIG_FILE).is_file():
+        seeds = sorted(p.name for p in src.glob("seed-*") if (p / CONFIG_FILE).is_file())
+        if seeds:
+            raise NasError(f"--init-from {src}: holds several seeds; pick one of them ({', '.join(seeds)})")
+    try:
+        return weights_path(src, "selected")
+    except NasError as exc:
+        if "not found" not in str(exc):
+            raise
+        raise NasError(
+            f"--init-from {src}: no model file (best.pt or final.pt); expected a run directory written by `nas train`"
+        ) from None
+
+
+def _previous_finetune(run_dir: Path) -> dict[str, Any] | None:
+    """The ``finetune`` record of the run already in ``run_dir`` (None when it has none)."""
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        return None
+    try:
+        doc = read_json(path, "the run's config")
+    except NasError:
+        return None  # train() reports an unreadable config.json
+    record = doc.get("meta", {}).get("finetune") if isinstance(doc, dict) else None
+    return record if isinstance(record, dict) else None
+
+
+def refuse_finetuning_run(run_dir: Path) -> None:
+    """A run without ``--init-from`` must not resume a fine-tuning run (its weights came from elsewhere)."""
+    previous = _previous_finetune(run_dir)
+    if previous is not None:
+        raise NasError(
+            f"{run_dir}: holds a fine-tuning run (--init-from {previous.get('init_from')} "
+            f"--finetune {previous.get('mode')}); repeat those flags to resume it, or use another --out"
+        )
+
+
+def _started(run_dir: Path) -> bool:
+    names = (CHECKPOINT_FILE, previous_name(CHECKPOINT_FILE), RESULT_FILE)
+    return any((run_dir / name).exists() for name in names)
+
+
+def prepare_finetune(model: nn.Module, run_dir: Path, weights: Path, mode: str) -> dict[str, Any]:
+    """Load ``weights`` into ``model`` bottom-up (fresh runs only) and freeze it per ``mode``.
+
+    A run being resumed (or already complete) gets its weights from its own checkpoint,
+    so nothing is transferred over them; only ``requires_grad`` is set again, so the
+    optimiser has the parameter groups its saved state was made for. Returns the record
+    written to ``config.json`` (``meta.finetune``) and :data:`TRANSFER_FILE`.
+    """
+    started = _started(run_dir)
+    previous = _previous_finetune(run_dir) if started else None
+    if started and previous is None and (run_dir / CONFIG_FILE).exists():
+        raise NasError(f"{run_dir}: holds a run trained without --init-from; use another --out to fine-tune")
+    if previous is not None:
+        if (previous.get("weights"), previous.get("mode")) != (str(weights.resolve()), mode):
+            raise NasError(
+                f"{run_dir}: holds a fine-tuning run of --init-from {previous.get('init_from')} --finetune "
+                f"{previous.get('mode')}, not of {weights} --finetune {mode}; use another --out"
+            )
+        trainable = freeze(model, mode)
+        if not (run_dir / RESULT_FILE).exists():
+            print(f"{run_dir}: resuming a fine-tuning run; its weights come from its checkpoint", file=sys.stderr)
+        return {**previous, "trainable": trainable}
+    report = transfer_weights(model, load_state_dict_file(weights))
+    if not report.loaded:
+        raise NasError(
+            f"--init-from {weights}: no layer fits the new model ({report.stopped_at}: {report.reason}); "
+            "nothing to fine-tune from"
+        )
+    trainable = freeze(model, mode)
+    first, last = report.loaded[0][0], report.loaded[-1][0]
+    print(f"init from {weights}: {report.summary()}", file=sys.stderr)
+    print(
+        f"  loaded layers {first} .. {last}; trainable (--finetune {mode}): {_layer_list(trainable)}", file=sys.stderr
+    )
+    source = weights.parent if weights.name in ("best.pt", "final.pt") else weights
+    return {
+        "init_from": str(source.resolve()),
+        "weights": str(weights.resolve()),
+        "mode": mode,
+        "trainable": trainable,
+        "summary": report.summary(),
+        "transfer": report.as_dict(),
+    }
+
+
+def _layer_list(names: list[str], limit: int = 4) -> str:
+    shown = [n or "(root)" for n in names[:limit]]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(shown) + more
