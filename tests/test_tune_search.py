@@ -25,7 +25,8 @@ import yaml
 
 from nas.config_io import apply_overrides, parse_override, read_yaml
 from nas.errors import NasError
-from nas.genotypes.codec import load_genotype_file, to_json
+from nas.genotypes.codec import load_genotype_file, to_json, to_nb201_string
+from nas.genotypes.types import NB201Genotype
 from nas.search import runner
 from nas.search.job import SearchResult
 
@@ -586,7 +587,9 @@ def test_nas_search_cli_runs_a_trial_controller_and_exports(tmp_path: Path, nb20
     assert "best: val" in capsys.readouterr().out
     assert json.loads((out / "search_config.json").read_text())["config"]["controller"] == "random"
     assert main(["export", str(out), "--format", "nb201"]) == 0
-    assert capsys.readouterr().out.strip() == str(load_genotype_file(out / "genotype.json"))
+    genotype = load_genotype_file(out / "genotype.json")
+    assert isinstance(genotype, NB201Genotype)
+    assert capsys.readouterr().out.strip() == to_nb201_string(genotype)
 
 
 def test_nas_search_cli_flag_errors(tmp_path: Path, capsys) -> None:
