@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "nas.commands.search",  # search
     "nas.commands.export",  # export
     "nas.commands.report",  # report, cam
+    "nas.commands.nb201",  # nb201 import
 )
 
 

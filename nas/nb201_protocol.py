@@ -7,13 +7,18 @@ that training (``cost_12ep_s``), the search stops when the next query would exce
 12,000 s budget, and the result is the *test* accuracy (``c10_test``, 200 epochs) of the
 cell with the best reward seen. The controller never sees a test accuracy.
 
-A cell already queried is answered from a cache: it costs nothing and is not a new
-query (a real search would not train the same network twice). A controller that keeps
-proposing known cells is fed their rewards (it may learn from them) until it proposes a
-new one; after ``max_stale`` known cells in a row it has converged and the search stops.
+By default every proposal is a paid query, as in the official scripts
+(``exps/NAS-Bench-201-algos/{RANDOM,R_EA,reinforce}.py`` of D-X-Y/AutoDL-Projects): a cell
+proposed again costs its training time again. One difference remains: the table holds the
+seed-averaged 12-epoch accuracy, where the official code draws one training seed per query.
+
+``skip_known=True`` is a lenient variant, reported separately: a cell already queried is
+answered from a cache, costs nothing and is not a new query; the controller is fed its
+reward again until it proposes a new cell, and after ``max_stale`` known cells in a row it
+has converged and the search stops.
 
 :class:`BudgetedSearch` is the state machine (the clock, the cache, the best cell) shared
-by the in-process loop :func:`run_search` and the Ray Tune searcher, so both give the same
+by the in-process loop :func:`simulate` and the Ray Tune searcher, so both give the same
 result for the same seed.
 """
 
@@ -41,6 +46,38 @@ PUBLISHED: dict[str, tuple[float, float]] = {
     "evolution": (93.92, 0.30),
     "bohb": (93.61, 0.52),
 }
+#: The paper's settings of each controller, from the official scripts of D-X-Y/AutoDL-Projects
+#: (sources and the remaining differences: benchmarks/results/nb201_controllers.md).
+PAPER_OPTIONS: dict[str, dict[str, Any]] = {
+    "random": {},
+    # scripts-search/NAS-Bench-201-algos/R-EA.sh (--ea_population 10) run as `R-EA.sh cifar10 3 -1`
+    # (docs/NAS-Bench-201.md); R_EA.py draws the tournament with replacement, keeps duplicates.
+    "evolution": {"population_size": 10, "sample_size": 3, "avoid_duplicates": False, "sample_with_replacement": True},
+    # REINFORCE.sh (--EMA_momentum 0.9) run as `REINFORCE.sh 0.5 -1` (docs/NAS-Bench-201.md); reinforce.py:
+    # Adam, no entropy term, advantage against the bias-corrected EMA that includes the reward.
+    "reinforce": {
+        "learning_rate": 0.5,
+        "baseline_momentum": 0.9,
+        "entropy_weight": 0.0,
+        "baseline_includes_reward": True,
+    },
+    # No multi-trial LSTM in the paper: the ENAS controller's settings (ENAS.sh, configs/nas-benchmark/algos/
+    # ENAS.config, the controller's defaults: 32 units, tanh constant 2.5, temperature 5).
+    "lstm": {
+        "hidden_size": 32,
+        "learning_rate": 0.001,
+        "baseline_momentum": 0.99,
+        "entropy_weight": 0.0001,
+        "temperature": 5.0,
+        "tanh_constant": 2.5,
+    },
+    # No BOHB here: TPE with BOHB.sh's model settings (--num_samples 4 candidates, --random_fraction 0,
+    # hpbandster's default min_points_in_model = 6 decisions + 1, a multivariate density).
+    "optuna": {
+        "sampler": "tpe",
+        "sampler_options": {"n_startup_trials": 7, "n_ei_candidates": 4, "multivariate": True},
+    },
+}
 #: Simulated times at which the best-so-far curve is reported.
 CHECKPOINTS_S: tuple[float, ...] = tuple(float(t) for t in range(1000, 12_001, 1000))
 
@@ -65,10 +102,12 @@ class SearchResult:
     test: float  # c10_test of the best-reward cell: the reported number
     best_arch: str
     best_reward: float
-    queries: int  # distinct cells paid for
-    proposals: int  # genotypes proposed, known cells included
+    queries: int  # paid queries
+    distinct: int  # distinct cells among them
+    proposals: int  # genotypes proposed (with skip_known, known cells included)
     elapsed_s: float  # simulated time spent
-    stop: str  # "budget" or "converged"
+    stop: str  # "budget" or "converged" (skip_known only)
+    skip_known: bool  # True: the lenient cache-and-skip rules, not the paper's
     # (end_s, test, reward) of the best-reward cell so far, at each improvement of the reward
     curve: list[tuple[float, float, float]] = field(default_factory=list)
 
@@ -86,15 +125,25 @@ class SearchResult:
 
 
 class BudgetedSearch:
-    """The simulated clock, the cache of queried cells and the best cell of one search."""
+    """The simulated clock, the queries (and with ``skip_known`` the cache) and the best cell of one search."""
 
-    def __init__(self, controller: Controller, *, budget_s: float = BUDGET_S, max_stale: int = MAX_STALE) -> None:
+    def __init__(
+        self,
+        controller: Controller,
+        *,
+        budget_s: float = BUDGET_S,
+        skip_known: bool = False,
+        max_stale: int = MAX_STALE,
+    ) -> None:
         if isinstance(budget_s, bool) or not isinstance(budget_s, (int, float)) or not budget_s > 0:
             raise NasError(f"budget_s: expected a positive number of simulated seconds, got {budget_s!r}")
+        if not isinstance(skip_known, bool):
+            raise NasError(f"skip_known: expected true or false, got {skip_known!r}")
         if isinstance(max_stale, bool) or not isinstance(max_stale, int) or max_stale < 1:
             raise NasError(f"max_stale: expected a positive integer, got {max_stale!r}")
         self.controller = controller
         self.budget_s = float(budget_s)
+        self.skip_known = skip_known
         self.max_stale = max_stale
         self.elapsed_s = 0.0  # reserved by next_query
         self.paid_s = 0.0  # of the recorded queries, in the order they finished
@@ -120,7 +169,7 @@ class BudgetedSearch:
             genotype = self.controller.propose()
             self.proposals += 1
             arch = to_nb201_string(genotype)  # type: ignore[arg-type]
-            if arch in self.cache or arch in self.waiting:
+            if self.skip_known and (arch in self.cache or arch in self.waiting):
                 self.stale += 1
                 if arch in self.cache:
                     reward, metrics = self.cache[arch]
@@ -136,7 +185,8 @@ class BudgetedSearch:
                 return None
             self.stale = 0
             self.elapsed_s += cost
-            self.waiting[arch] = 0
+            if self.skip_known:
+                self.waiting[arch] = 0
             return genotype
         return None
 
@@ -145,9 +195,10 @@ class BudgetedSearch:
     ) -> None:
         """The result of a query returned by :meth:`next_query`."""
         arch = to_nb201_string(genotype)  # type: ignore[arg-type]
-        repeats = self.waiting.pop(arch, 0)
+        repeats = self.waiting.pop(arch, 0) if self.skip_known else 0
         metrics = dict(metrics)
-        self.cache[arch] = (reward, metrics)
+        if self.skip_known:
+            self.cache[arch] = (reward, metrics)
         self.paid_s += cost_s
         query = Query(arch=arch, reward=reward, test=test, cost_s=cost_s, end_s=self.paid_s)
         self.queries.append(query)
@@ -159,13 +210,15 @@ class BudgetedSearch:
     def fail(self, genotype: Genotype) -> None:
         """A query that returned no result: the controller is told (its reserved cost stays spent)."""
         arch = to_nb201_string(genotype)  # type: ignore[arg-type]
-        for _ in range(1 + self.waiting.pop(arch, 0)):
+        repeats = self.waiting.pop(arch, 0) if self.skip_known else 0
+        for _ in range(1 + repeats):
             self.controller.observe(genotype, None)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything but the controller (saved by its owner), as JSON-compatible data."""
         return {
             "budget_s": self.budget_s,
+            "skip_known": self.skip_known,
             "max_stale": self.max_stale,
             "elapsed_s": self.elapsed_s,
             "paid_s": self.paid_s,
@@ -180,6 +233,7 @@ class BudgetedSearch:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.budget_s = float(state["budget_s"])
+        self.skip_known = bool(state.get("skip_known", True))  # states written before the option were lenient
         self.max_stale = int(state["max_stale"])
         self.elapsed_s = float(state["elapsed_s"])
         self.paid_s = float(state["paid_s"])
@@ -207,9 +261,11 @@ class BudgetedSearch:
             best_arch=self.best.arch,
             best_reward=self.best.reward,
             queries=len(self.queries),
+            distinct=len({q.arch for q in self.queries}),
             proposals=self.proposals,
             elapsed_s=self.elapsed_s,
             stop=self.stop or "budget",
+            skip_known=self.skip_known,
             curve=curve,
         )
 
@@ -219,26 +275,33 @@ def record_metrics(record: NB201Record) -> dict[str, float]:
     return {"params": record.params_M * 1e6, "flops": record.flops_M * 1e6}
 
 
-def run_search(
+def run_on_table(search: BudgetedSearch, table: NB201Table) -> None:
+    """Answer the queries of ``search`` from the table until its budget ends (a lookup per query).
+
+    The controller is told ``c10_valid_12ep`` and the network's size, never a test accuracy
+    or a 200-epoch figure; the test accuracy is kept for the report only.
+    """
+    while (genotype := search.next_query(lambda g: table.query(g).cost_12ep_s)) is not None:
+        rec = table.query(genotype)
+        search.record(genotype, rec.c10_valid_12ep, rec.c10_test, rec.cost_12ep_s, record_metrics(rec))
+
+
+def simulate(
     table: NB201Table,
     controller: str,
     seed: int,
     *,
     options: Mapping[str, Any] | None = None,
     budget_s: float = BUDGET_S,
+    skip_known: bool = False,
     max_stale: int = MAX_STALE,
 ) -> SearchResult:
-    """One search of the paper's protocol, in-process (a table lookup per query)."""
+    """One search of the paper's protocol, in-process (``skip_known``: the lenient variant)."""
     from search_spaces import get_space
 
     ctrl = create_controller(controller, get_space("nb201"), seed=seed, options=options)
-    search = BudgetedSearch(ctrl, budget_s=budget_s, max_stale=max_stale)
-    while True:
-        genotype = search.next_query(lambda g: table.query(g).cost_12ep_s)
-        if genotype is None:
-            break
-        rec = table.query(genotype)
-        search.record(genotype, rec.c10_valid_12ep, rec.c10_test, rec.cost_12ep_s, record_metrics(rec))
+    search = BudgetedSearch(ctrl, budget_s=budget_s, skip_known=skip_known, max_stale=max_stale)
+    run_on_table(search, table)
     return search.result(ctrl.name, seed)
 
 
@@ -273,6 +336,7 @@ def summarize(results: Sequence[SearchResult], checkpoints: Iterable[float] = CH
         "mean": mean,
         "std": std,
         "queries_mean": sum(r.queries for r in results) / n,
+        "distinct_mean": sum(r.distinct for r in results) / n,
         "proposals_mean": sum(r.proposals for r in results) / n,
         "converged_runs": sum(r.stop == "converged" for r in results),
         "curve": curve,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -57,11 +57,12 @@ class NB201Record:
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(NB201Record))
 
 
-def find_table(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
-    """The table's path if one can be found, else ``None`` (so a search can run without it).
+def table_candidates(data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Where :func:`find_table` looks, in order (so a caller can say where it looked).
 
-    Looks at ``$NAS_NB201_TABLE``, then ``data_dir``, ``$NAS_DATA_DIR`` and the shared data
-    directory next to the project (``../shared/data``), each with ``nasbench201/nb201.csv``.
+    ``$NAS_NB201_TABLE``, then ``data_dir``, ``$NAS_DATA_DIR``, ``../shared/data`` (from the
+    working directory) and the shared data directory next to the project, each with
+    ``nasbench201/nb201.csv``.
     """
     candidates: list[Path] = []
     env_table = os.environ.get("NAS_NB201_TABLE")
@@ -71,11 +72,41 @@ def find_table(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
         if base:
             candidates.append(Path(base) / TABLE_RELPATH)
             candidates.append(Path(base).parent / TABLE_RELPATH)  # data_dir may point at the image folder
+    candidates.append(Path("..") / "shared" / "data" / TABLE_RELPATH)
     candidates.append(Path(__file__).resolve().parents[2] / "shared" / "data" / TABLE_RELPATH)
+    unique: list[Path] = []
     for path in candidates:
+        if path.absolute() not in {u.absolute() for u in unique}:
+            unique.append(path)
+    return unique
+
+
+def find_table(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The table's path if one can be found, else ``None`` (so a search can run without it)."""
+    for path in table_candidates(data_dir):
         if path.is_file():
             return path
     return None
+
+
+def write_table(records: Iterable[NB201Record], path: str | os.PathLike[str]) -> int:
+    """Write ``records`` as the table's CSV (atomically: a reader never sees half a file); returns the rows."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    count = 0
+    try:
+        with tmp.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(COLUMNS)
+            for rec in records:
+                writer.writerow([rec.arch_str, *(repr(float(getattr(rec, c))) for c in COLUMNS[1:])])
+                count += 1
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise NasError(f"NAS-Bench-201 table {path}: cannot write it ({exc.strerror or exc})") from None
+    finally:
+        tmp.unlink(missing_ok=True)  # a failure (or a bad record) leaves no half-written file
+    return count
 
 
 class NB201Table:
@@ -153,10 +184,19 @@ class NB201Table:
             raise NasError(f"NAS-Bench-201 table: unknown column {column!r} (known: {', '.join(COLUMNS[1:])})")
         return max(self._by_arch.values(), key=lambda r: getattr(r, column))
 
+    def rank(self, cell: NB201Genotype | str, column: str = "c10_test") -> int:
+        """1 + the number of cells with a higher ``column`` (1: the best; ties share a rank)."""
+        if column not in COLUMNS[1:]:
+            raise NasError(f"NAS-Bench-201 table: unknown column {column!r} (known: {', '.join(COLUMNS[1:])})")
+        value = getattr(self.query(cell), column)
+        return 1 + sum(getattr(r, column) > value for r in self._by_arch.values())
+
 
 __all__ = [
     "COLUMNS",
     "NB201Record",
     "NB201Table",
     "find_table",
+    "table_candidates",
+    "write_table",
 ]

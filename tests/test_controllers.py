@@ -74,8 +74,14 @@ def test_the_module_docstring_example_runs() -> None:
 #: Every option name each controller accepts (configs in experiments/ use them; renaming one breaks files).
 OPTION_NAMES = {
     "random": [],
-    "evolution": ["population_size", "sample_size", "avoid_duplicates", "max_mutation_tries"],
-    "reinforce": ["learning_rate", "baseline_momentum", "entropy_weight", "reward_scale"],
+    "evolution": [
+        "population_size",
+        "sample_size",
+        "avoid_duplicates",
+        "max_mutation_tries",
+        "sample_with_replacement",
+    ],
+    "reinforce": ["learning_rate", "baseline_momentum", "entropy_weight", "reward_scale", "baseline_includes_reward"],
     "lstm": [
         "hidden_size",
         "learning_rate",
@@ -249,6 +255,45 @@ def test_reinforce_entropy_falls_as_it_learns() -> None:
     assert math.isclose(start, 6 * math.log(5))
     drive(controller, "nb201", 200)
     assert controller.entropy() < start - 1.0
+
+
+def test_reinforce_baseline_including_the_reward_is_the_official_bias_corrected_ema() -> None:
+    # exps/NAS-Bench-201-algos/reinforce.py: baseline.update(reward); advantage = reward - baseline.value()
+    controller = create_controller(
+        "reinforce", get_space("nb201"), seed=0, options={"baseline_includes_reward": True, "baseline_momentum": 0.9}
+    )
+    numerator = denominator = 0.0
+    for step in range(30):
+        g = controller.propose()
+        reward = toy_score("nb201", g) + step
+        numerator = 0.9 * numerator + 0.1 * reward
+        denominator = 0.9 * denominator + 0.1
+        controller.observe(g, reward)
+        assert controller.baseline == pytest.approx(numerator / denominator)
+    state = json.loads(json.dumps(controller.state_dict()))
+    again = create_controller("reinforce", get_space("nb201"), seed=0, options={"baseline_includes_reward": True})
+    again.load_state_dict(state)
+    g = controller.propose()
+    assert again.propose() == g
+    with pytest.raises(NasError, match="baseline_includes_reward"):
+        create_controller("reinforce", get_space("nb201"), options={"baseline_includes_reward": 1})
+
+
+def test_evolution_tournament_with_replacement_as_the_official_code() -> None:
+    space = get_space("nb201")
+    options = {"population_size": 4, "sample_size": 4, "sample_with_replacement": True, "avoid_duplicates": False}
+    evo = create_controller("evolution", space, seed=1, options=options)
+    drive(evo, "nb201", 4)
+    parents = set()
+    for _ in range(40):  # without replacement a full-size tournament always picks the best member
+        best = max(v for _, v in evo.population)
+        child = space.to_decisions(evo.propose())
+        parent = min(evo.population, key=lambda m: sum(a != b for a, b in zip(child, m[0])))
+        parents.add(parent[1] == best)
+        evo.observe(space.from_decisions(child), toy_score("nb201", space.from_decisions(child)))
+    assert parents == {True, False}
+    with pytest.raises(NasError, match="sample_with_replacement"):
+        create_controller("evolution", space, options={"sample_with_replacement": "no"})
 
 
 def test_optuna_multi_objective_front_is_non_dominated_and_respects_the_budget() -> None:

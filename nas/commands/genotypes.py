@@ -38,6 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="how to draw --diagram (auto: Graphviz's dot when installed, else matplotlib)",
     )
+    p.add_argument(
+        "--nb201-table",
+        metavar="PATH",
+        help="NAS-Bench-201 table for an NB201 cell's accuracies and rank "
+        "(default: $NAS_NB201_TABLE, else ../shared/data/nasbench201/nb201.csv)",
+    )
     p.set_defaults(handler=cmd_show)
 
     p = sub.add_parser("convert", help="convert a genotype between formats")
@@ -147,6 +153,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     genotype = parse_genotype(args.genotype)
     info = describe(genotype, _build_options(genotype, args), args.num_classes, args.input_size)
     info["source"] = args.genotype
+    if isinstance(genotype, NB201Genotype):
+        info["nb201_table"] = nb201_results(genotype, args.nb201_table)
     if args.diagram:
         from nas.viz.diagrams import draw_genotype
 
@@ -179,7 +187,53 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"FLOPs    : {info['flops'] / 1e6:.1f}M ({info['macs'] / 1e6:.1f}M multiply-adds) at {side}x{side}")
     if "diagram" in info:
         print(f"diagram  : {info['diagram']}")
+    bench = info.get("nb201_table")
+    if bench and bench.get("found"):
+        r, n = bench["record"], bench["cells"]
+        print(
+            f"NB201    : CIFAR-10 valid {r['c10_valid']:.2f}% / test {r['c10_test']:.2f}% "
+            f"(rank {bench['rank_c10_test']:,} of {n:,} by test, {bench['rank_c10_valid']:,} by valid)"
+        )
+        print(
+            f"           CIFAR-100 {r['c100_valid']:.2f}% / {r['c100_test']:.2f}%, "
+            f"ImageNet16-120 {r['in16_valid']:.2f}% / {r['in16_test']:.2f}%; "
+            f"12-epoch CIFAR-10 valid {r['c10_valid_12ep']:.2f}%"
+        )
+        print(f"           table: {bench['path']}")
     return 0
+
+
+def nb201_results(genotype: NB201Genotype, table: str | None) -> dict[str, Any]:
+    """The cell's row of the NAS-Bench-201 table and its rank; without a table, where we looked (said once)."""
+    from pathlib import Path
+
+    from nas.nb201_table import NB201_NODES, NB201Table, find_table, table_candidates
+
+    if table is not None:
+        path: Path | None = Path(table)
+        if not path.is_file():  # asked for explicitly: a missing file is the user's mistake
+            raise NasError(f"--nb201-table {table}: no such file")
+    else:
+        path = find_table()
+    if path is None:
+        looked = [str(c) for c in table_candidates()]
+        print(
+            f"nas show: NAS-Bench-201 table not found (looked at {', '.join(looked)}); "
+            "give --nb201-table PATH or set NAS_NB201_TABLE",
+            file=sys.stderr,
+        )
+        return {"found": False, "looked_at": looked}
+    if len(genotype.nodes) != NB201_NODES:
+        return {"found": False, "path": str(path), "reason": f"the benchmark cell has {NB201_NODES} nodes"}
+    bench = NB201Table.load(path)
+    return {
+        "found": True,
+        "path": str(path),
+        "cells": len(bench),
+        "record": bench.query(genotype).to_dict(),
+        "rank_c10_test": bench.rank(genotype, "c10_test"),
+        "rank_c10_valid": bench.rank(genotype, "c10_valid"),
+    }
 
 
 def cmd_convert(args: argparse.Namespace) -> int:

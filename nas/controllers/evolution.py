@@ -9,6 +9,10 @@ clinging to an architecture that got a lucky score.
 ``avoid_duplicates`` retries a mutation whose child was already evaluated or is being
 evaluated (at most ``max_mutation_tries`` times): a repeated architecture teaches the
 search nothing new.
+
+``sample_with_replacement`` draws the tournament with replacement, as the NAS-Bench-201
+code does (``exps/NAS-Bench-201-algos/R_EA.py`` of D-X-Y/AutoDL-Projects); by default the
+``sample_size`` contenders are distinct.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ class RegularizedEvolution(Controller):
         sample_size: PosInt = 10
         avoid_duplicates: bool = True
         max_mutation_tries: PosInt = 50
+        #: Draw the tournament with replacement, as the NAS-Bench-201 authors' R_EA.py does (paper settings).
+        sample_with_replacement: bool = False
 
         @field_validator("sample_size")
         @classmethod
@@ -53,8 +59,11 @@ class RegularizedEvolution(Controller):
         if len(self.population) + self.num_pending < self.options.population_size or not self.population:
             values = self._fresh(self.random_values)
         else:
-            k = min(self.options.sample_size, len(self.population))
-            contenders = self.rng.sample(range(len(self.population)), k)
+            if self.options.sample_with_replacement:
+                contenders = [self.rng.randrange(len(self.population)) for _ in range(self.options.sample_size)]
+            else:
+                k = min(self.options.sample_size, len(self.population))
+                contenders = self.rng.sample(range(len(self.population)), k)
             parent = max(contenders, key=lambda i: (self.population[i][1], i))  # ties: the younger
             parent_values = self.population[parent][0]
             values = self._fresh(lambda: self._mutate(parent_values))

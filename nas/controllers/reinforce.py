@@ -6,6 +6,12 @@ proportion to its advantage ``score - baseline``, where the baseline is an expon
 moving average of past scores (it removes most of the variance at no cost). Adam
 updates the logits; an optional entropy bonus keeps the policy from collapsing early.
 
+``baseline_includes_reward`` computes the advantage as the NAS-Bench-201 code does
+(``exps/NAS-Bench-201-algos/reinforce.py`` of D-X-Y/AutoDL-Projects): the baseline is a
+bias-corrected moving average that has already absorbed the current reward. By default
+the baseline is the average of the *earlier* rewards (started at the first one), so a
+reward is never compared with itself.
+
 Pure numpy: a policy of a few dozen numbers does not need autograd, and the state is
 then exactly representable in JSON.
 """
@@ -39,6 +45,9 @@ class Reinforce(Controller):
         baseline_momentum: Momentum = 0.9
         entropy_weight: NonNegFloat = 0.0
         reward_scale: PosFloat = 1.0
+        #: Update the bias-corrected moving-average baseline before the advantage, as the NAS-Bench-201
+        #: authors' reinforce.py does (paper settings); off: the baseline trails the reward by one step.
+        baseline_includes_reward: bool = False
 
     options: Options
 
@@ -58,10 +67,19 @@ class Reinforce(Controller):
 
     def _observe_values(self, values: list[int], score: float, metrics: dict[str, float]) -> None:
         reward = score / self.options.reward_scale
-        if self.baseline is None:
-            self.baseline = reward
-        advantage = reward - self.baseline
-        self.baseline = self.options.baseline_momentum * self.baseline + (1 - self.options.baseline_momentum) * reward
+        m = self.options.baseline_momentum
+        if self.options.baseline_includes_reward:
+            # Bias-corrected EMA: value = numerator / (1 - m**t), updated before the advantage.
+            numerator = 0.0 if self.baseline is None else self.baseline * (1 - m**self.steps)
+            numerator = m * numerator + (1 - m) * reward
+            denominator = 1 - m ** (self.steps + 1)
+            self.baseline = numerator / denominator if denominator > 0 else reward
+            advantage = reward - self.baseline
+        else:
+            if self.baseline is None:
+                self.baseline = reward
+            advantage = reward - self.baseline
+            self.baseline = m * self.baseline + (1 - m) * reward
         self.steps += 1
         b1, b2, eps = 0.9, 0.999, 1e-8
         for k, (theta, choice) in enumerate(zip(self.logits, values)):

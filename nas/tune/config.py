@@ -66,7 +66,8 @@ class TrialConfig(_Section):
     ``train`` overrides such as ``train_subset``; ``build_options`` override the recipe's
     network options). ``nb201_table``: look the cell up in the NAS-Bench-201 table
     (reward ``c10_valid_12ep``, cost ``cost_12ep_s``, report ``c10_test``) under the paper's
-    simulated ``budget_s``.
+    simulated ``budget_s``; every proposal is a paid query unless ``skip_known`` (the lenient
+    variant: known cells are free, and ``max_stale`` of them in a row end the search).
     """
 
     kind: Literal["train", "nb201_table"] = "train"
@@ -76,6 +77,7 @@ class TrialConfig(_Section):
     build_options: dict[str, Any] = Field(default_factory=dict)
     table: str | None = None
     budget_s: PosFloat = 12_000.0
+    skip_known: bool = False
     max_stale: PosInt = 1_000
 
 

@@ -6,8 +6,8 @@ tells it the trial's score, and ``get_state``/``set_state`` (Ray's names; ``save
 ``restore`` write and read them as a JSON file) hold its whole state, so a restored
 experiment continues with exactly the controller it had. With a NAS-Bench-201
 ``protocol`` it also runs the paper's simulated budget (:class:`nas.nb201_protocol.BudgetedSearch`):
-known cells are answered from the cache without a trial, and it finishes when the next
-query would exceed the budget.
+every proposal is a trial (with ``skip_known``, known cells are answered from the cache
+without one), and it finishes when the next query would exceed the budget.
 
 Every suggestion carries a trial *key*, ``NNNNN-<hash of the genotype>``: the trial keeps
 its files under ``RUN_DIR/trials/KEY``. A driver killed after a suggestion but before Tune
@@ -63,6 +63,8 @@ class TableProtocol:
     table: str
     budget_s: float
     max_stale: int
+    #: The lenient variant: a cell proposed again is answered from the cache, unpaid (not the paper's rule).
+    skip_known: bool = False
 
 
 def _finite(value: Any) -> float | None:
@@ -111,7 +113,12 @@ class ControllerSearcher(Searcher):
         self.protocol = protocol
         self.search: BudgetedSearch | None = None
         if protocol is not None:
-            self.search = BudgetedSearch(self.controller, budget_s=protocol.budget_s, max_stale=protocol.max_stale)
+            self.search = BudgetedSearch(
+                self.controller,
+                budget_s=protocol.budget_s,
+                skip_known=protocol.skip_known,
+                max_stale=protocol.max_stale,
+            )
         self.live: dict[str, dict[str, Any]] = {}  # Tune trial id -> suggestion
         self.completed: list[dict[str, Any]] = []  # in completion order: trial id, key, score
         self.num_suggested = 0

@@ -40,7 +40,7 @@ def controller_searcher(config: SearchConfig, run_dir: Path, table_path: str | N
     """Our controller as Tune's searcher; for table trials it also runs the NAS-Bench-201 protocol."""
     protocol = None
     if table_path is not None:
-        protocol = TableProtocol(table_path, config.trial.budget_s, config.trial.max_stale)
+        protocol = TableProtocol(table_path, config.trial.budget_s, config.trial.max_stale, config.trial.skip_known)
     return ControllerSearcher(
         config.controller,
         config.space,
