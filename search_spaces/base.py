@@ -101,7 +101,7 @@ class SearchSpace(ABC):
         decisions = self.decisions()
         if len(values) != len(decisions):
             raise NasError(f"{self.name}: expected {len(decisions)} decisions, got {len(values)}")
-        out = []
+        out: list[int] = []
         for d, v in zip(decisions, values):
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 0 <= v < len(d.choices):
                 raise NasError(f"{self.name}.{d.name}: expected a choice index 0..{len(d.choices) - 1}, got {v!r}")

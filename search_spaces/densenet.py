@@ -27,7 +27,7 @@ from typing import ClassVar
 
 from nas.genotypes.types import DenseBlock, Stage, Stem
 from search_spaces.base import Decision
-from search_spaces.macro import MacroSpace, StageFamily, entry_downsample, menu_index
+from search_spaces.macro import MacroSpace, StageFamily, block_of, entry_downsample, menu_index
 
 #: Stem width of a DenseNet without bottlenecks (Huang et al., Sec. 3).
 PLAIN_STEM = 16
@@ -70,7 +70,7 @@ class DenseNetFamily(StageFamily):
         )
 
     def stage_values(self, stage: Stage, index: int, path: str) -> list[int]:
-        b = stage.block
+        b = block_of(stage, DenseBlock, path)
         out = [
             menu_index(self.growths, b.growth_rate, f"{path}.block.growth_rate"),
             menu_index(self.depths, stage.depth, f"{path}.depth"),

@@ -25,7 +25,7 @@ from typing import ClassVar
 
 from nas.genotypes.types import InceptionBlock, Stage, Stem
 from search_spaces.base import Decision
-from search_spaces.macro import MacroSpace, StageFamily, entry_downsample, menu_index, scaled
+from search_spaces.macro import MacroSpace, StageFamily, block_of, entry_downsample, menu_index, scaled
 
 #: Stem width when an Inception stage opens the network.
 STEM_CHANNELS = 32
@@ -74,7 +74,7 @@ class InceptionFamily(StageFamily):
         return Stage(block=block, depth=self.depths[depth], downsample=entry_downsample(stage, "max_pool"))
 
     def stage_values(self, stage: Stage, index: int, path: str) -> list[int]:
-        b = stage.block
+        b = block_of(stage, InceptionBlock, path)
         p = f"{path}.block"
         return [
             menu_index(self.depths, stage.depth, f"{path}.depth"),

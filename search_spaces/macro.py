@@ -44,7 +44,7 @@ import random
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from nas.errors import NasError
 from nas.genotypes.types import Genotype, Head, MacroGenotype, Stage, Stem
@@ -54,6 +54,16 @@ from search_spaces.base import Decision, SearchSpace
 NUM_STAGES = 3
 INPUT_SIZE = 32
 IN_CHANNELS = 3
+
+
+Block = TypeVar("Block")
+
+
+def block_of(stage: Stage, kind: type[Block], path: str) -> Block:
+    """``stage.block`` as the block type a family reads (another family's block names its field)."""
+    if not isinstance(stage.block, kind):
+        raise NasError(f"{path}.block: expected a {kind.__name__}, got {type(stage.block).__name__}")
+    return stage.block
 
 
 def menu_index(menu: Sequence[Any], value: Any, path: str) -> int:

@@ -34,7 +34,7 @@ from typing import ClassVar
 
 from nas.genotypes.types import ResNetBlock, Stage, Stem
 from search_spaces.base import Decision
-from search_spaces.macro import MacroSpace, StageFamily, entry_downsample, menu_index, scaled
+from search_spaces.macro import MacroSpace, StageFamily, block_of, entry_downsample, menu_index, scaled
 
 #: Output channels per 3x3 channel of each block kind (He et al.'s bottleneck expands 4x).
 EXPANSION = {"basic": 1, "bottleneck": 4}
@@ -94,7 +94,7 @@ class ResNetFamily(StageFamily):
         return Stage(block=block, depth=self.depths[depth_i], downsample=entry_downsample(stage, "stride"))
 
     def stage_values(self, stage: Stage, index: int, path: str) -> list[int]:
-        b = stage.block
+        b = block_of(stage, ResNetBlock, path)
         kind = menu_index(self.kinds, b.kind, f"{path}.block.kind")
         return [
             kind,

@@ -24,7 +24,7 @@ from typing import ClassVar
 
 from nas.genotypes.types import Stage, Stem, VGGBlock
 from search_spaces.base import Decision
-from search_spaces.macro import MacroSpace, StageFamily, entry_downsample, menu_index, scaled
+from search_spaces.macro import MacroSpace, StageFamily, block_of, entry_downsample, menu_index, scaled
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class VGGFamily(StageFamily):
         return Stage(block=block, depth=self.depths[depth], downsample=entry_downsample(stage, "max_pool"))
 
     def stage_values(self, stage: Stage, index: int, path: str) -> list[int]:
-        b = stage.block
+        b = block_of(stage, VGGBlock, path)
         return [
             menu_index(self.depths, stage.depth, f"{path}.depth"),
             menu_index(scaled(self.widths, index), b.channels, f"{path}.block.channels"),

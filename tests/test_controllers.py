@@ -10,7 +10,13 @@ import pytest
 
 import nas.controllers
 from nas.controllers import CONTROLLERS as REGISTRY
-from nas.controllers import OPTIONS, controller_class, controller_options, create_controller, list_controllers
+from nas.controllers import (
+    OptionsByController,
+    controller_class,
+    controller_options,
+    create_controller,
+    list_controllers,
+)
 from nas.controllers.optuna_controller import sampler_key
 from nas.errors import NasError
 from nas.genotypes.codec import to_json
@@ -105,7 +111,8 @@ def test_options_are_one_frozen_model_per_controller(name: str) -> None:
     defaults = cls.Options()
     controller = create_controller(name, get_space("nb201"))
     assert controller.options == defaults and isinstance(controller.options, cls.Options)
-    assert OPTIONS().of(name) == defaults  # a config without options gets the same defaults
+    assert OptionsByController().of(name) == defaults  # a config without options gets the same defaults
+    assert list(OptionsByController.model_fields) == CONTROLLERS  # one field per registered controller
     if OPTION_NAMES[name]:
         with pytest.raises(ValueError):
             setattr(controller.options, OPTION_NAMES[name][0], None)  # frozen

@@ -14,7 +14,7 @@ Traceback (most recent call last):
 nas.errors.NasError: evolution: unknown option 'pop' (known: population_size, sample_size, ...)
 
 An unknown name or option is a one-line :class:`NasError` that lists what is known.
-:data:`OPTIONS` is the ``options`` section of a search config: one field per controller
+:class:`OptionsByController` is the ``options`` section of a search config: one field per controller
 (aliases accepted as keys), each that controller's ``Options``.
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nas.controllers.base import Controller, ControllerOptions
 from nas.controllers.evolution import RegularizedEvolution
@@ -84,8 +84,21 @@ def create_controller(
     return controller_class(name)(space, seed=seed, options=options, **fields)
 
 
-class _OptionsByController(BaseModel):
+class OptionsByController(BaseModel):
+    """A config's ``options`` section: one field per controller, each that controller's ``Options``.
+
+    Every field defaults to its controller's defaults; an alias may stand for a name
+    (``options.rea`` is ``options.evolution``). A test checks that the fields are the
+    registry's names.
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    random: RandomSearch.Options = Field(default_factory=RandomSearch.Options)
+    evolution: RegularizedEvolution.Options = Field(default_factory=RegularizedEvolution.Options)
+    reinforce: Reinforce.Options = Field(default_factory=Reinforce.Options)
+    lstm: LSTMController.Options = Field(default_factory=LSTMController.Options)
+    optuna: OptunaController.Options = Field(default_factory=OptunaController.Options)
 
     @model_validator(mode="before")
     @classmethod
@@ -109,14 +122,10 @@ class _OptionsByController(BaseModel):
         return options
 
 
-_FIELDS: dict[str, Any] = {name: (cls.Options, Field(default_factory=cls.Options)) for name, cls in CONTROLLERS.items()}
-#: A config's ``options`` section: one field per controller, each defaulting to that controller's defaults.
-OPTIONS: type[_OptionsByController] = create_model("ControllerOptionsByName", __base__=_OptionsByController, **_FIELDS)
-
 __all__ = [
     "ALIASES",
     "CONTROLLERS",
-    "OPTIONS",
+    "OptionsByController",
     "Controller",
     "ControllerOptions",
     "LSTMController",

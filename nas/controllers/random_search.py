@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from nas.controllers.base import Controller
+from nas.controllers.base import Controller, ControllerOptions
 
 
 class RandomSearch(Controller):
     """Uniform over decision vectors; learns nothing from the scores."""
 
     name = "random"
+
+    class Options(ControllerOptions):
+        """Random search has no options."""
 
     def _propose_values(self) -> list[int]:
         return self.random_values()

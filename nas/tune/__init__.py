@@ -6,10 +6,12 @@
 * :mod:`nas.tune.tuner` -- the searcher, the scheduler and the Tuner (new or restored).
 * :mod:`nas.tune.searchers` -- our controllers as Tune ``Searcher`` s, and a resumable ``OptunaSearch``.
 * :mod:`nas.tune.settings` -- :class:`~nas.tune.settings.TrialSettings`, what every trial of a search shares.
-* :mod:`nas.tune.trainable` -- the trial functions (train with the shared trainer, or a NAS-Bench-201 lookup).
+* :mod:`nas.tune.trainable` -- the trial functions Ray runs: a NAS-Bench-201 lookup, or a training trial.
+* :mod:`nas.tune.training_trial` -- one training trial (shared trainer, Tune checkpoints, resume).
 * :mod:`nas.tune.progress` -- the driver's per-trial lines and progress bar.
 * :mod:`nas.tune.outputs` -- leaderboard, best genotype, Pareto front, summary.
 
 Ray is imported only when a search runs (by ``session``, ``tuner`` and the modules it
-imports), so ``import nas.tune.job`` stays cheap.
+imports), so ``import nas.tune.job`` stays cheap; torch is imported by trial workers only
+when they train.
 """

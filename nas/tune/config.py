@@ -4,7 +4,7 @@ One file says which controller proposes genotypes of which space, how a trial ev
 a genotype (train it with the shared trainer on a CIFAR-10 slice, or look it up in the
 NAS-Bench-201 table), and how trials are spread over Ray workers. ``options`` holds the
 options of several controllers at once (``options.evolution``, ``options.reinforce``...),
-each validated against that controller's ``Options`` model (:data:`nas.controllers.OPTIONS`):
+each validated against that controller's ``Options`` model (:class:`nas.controllers.OptionsByController`):
 only those of the chosen ``controller`` are used, so ``--set controller=reinforce``
 switches the method without editing the file.
 
@@ -33,7 +33,7 @@ from nas.config_io import (
     read_yaml,
     validation_error,
 )
-from nas.controllers import OPTIONS, ControllerOptions, controller_class
+from nas.controllers import ControllerOptions, OptionsByController, controller_class
 from nas.controllers.optuna_controller import OptunaController
 from nas.errors import NasError
 from search_spaces import get_space
@@ -96,7 +96,7 @@ class SearchConfig(_Section):
     space: str
     seed: Seed = 0
     num_trials: PosInt = 10
-    options: OPTIONS = Field(default_factory=OPTIONS)
+    options: OptionsByController = Field(default_factory=OptionsByController)
     trial: TrialConfig = Field(default_factory=TrialConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     epochs: PosInt | None = None  # shortcut for trial.epochs (what ``nas search --epochs`` sets)
@@ -177,7 +177,9 @@ def compared_part(dumped: Mapping[str, Any]) -> dict[str, Any]:
     """
     part = {k: v for k, v in dumped.items() if k not in RUN_ONLY_FIELDS}
     name = controller_class(part["controller"]).name
-    part["options"] = {name: OPTIONS.model_validate(part.get("options") or {}).of(name).model_dump(mode="json")}
+    part["options"] = {
+        name: OptionsByController.model_validate(part.get("options") or {}).of(name).model_dump(mode="json")
+    }
     return part
 
 

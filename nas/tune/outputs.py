@@ -17,10 +17,10 @@ import contextlib
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from nas.controllers import create_controller
 from nas.errors import NasError
@@ -48,6 +48,14 @@ LEADERBOARD_COLUMNS = (
 )
 
 Row = dict[str, Any]
+
+
+class Results(Protocol):
+    """What the outputs read of Tune's ``ResultGrid``: its ``Result`` s by position."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, i: int) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -129,10 +137,10 @@ def feasible(row: Mapping[str, Any], constraints: Mapping[str, float]) -> bool:
     return all(row.get(k) is not None and float(row[k]) <= budget for k, budget in constraints.items())
 
 
-def leaderboard(results: Iterable[Any], run_dir: Path, config: SearchConfig) -> list[Row]:
+def leaderboard(results: Results, run_dir: Path, config: SearchConfig) -> list[Row]:
     """Every trial, best validation accuracy first; failed trials last; ``feasible`` against the budgets."""
     tabular = config.trial.kind == "nb201_table"
-    rows = [r for r in (trial_row(res, run_dir, tabular) for res in results) if r is not None]
+    rows = [r for r in (trial_row(results[i], run_dir, tabular) for i in range(len(results))) if r is not None]
     for r in rows:
         r["feasible"] = feasible(r, config.constraints)
     rows.sort(key=lambda r: (r["val_accuracy"] is None or r["status"] == "failed", -(r["val_accuracy"] or 0.0)))
@@ -202,7 +210,7 @@ def _summary(config: SearchConfig, rows: Sequence[Row]) -> dict[str, Any]:
     }
 
 
-def write_outputs(config: SearchConfig, run_dir: Path, results: Iterable[Any]) -> Outputs:
+def write_outputs(config: SearchConfig, run_dir: Path, results: Results) -> Outputs:
     """Leaderboard, best genotype, Pareto front, protocol result and summary in the run directory."""
     rows = leaderboard(results, run_dir, config)
     write_json(run_dir / "leaderboard.json", rows)

@@ -39,7 +39,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from nas.controllers import ControllerOptions, create_controller
 from nas.genotypes.codec import from_json, to_json
-from nas.genotypes.types import Genotype
+from nas.genotypes.types import Genotype, NB201Genotype
 from nas.metrics import count_flops, count_parameters
 from nas.nb201_protocol import BudgetedSearch
 from nas.nb201_table import NB201Table
@@ -219,9 +219,9 @@ class ControllerSearcher(Searcher):
 
     # ---------------------------------------------------------------- helpers
     def _cost_of(self, genotype: Genotype) -> float:
+        if self.protocol is None or not isinstance(genotype, NB201Genotype):
+            raise ValueError("ControllerSearcher: a cost is only asked for NAS-Bench-201 cells under the protocol")
         if self._table is None:
-            if self.protocol is None:
-                raise ValueError("ControllerSearcher: a cost is only asked for under the NAS-Bench-201 protocol")
             self._table = NB201Table.load(self.protocol.table)
         return self._table.query(genotype).cost_12ep_s
 
@@ -287,6 +287,13 @@ class NasOptunaSearch(OptunaSearch):
         self.max_concurrent = max_concurrent
         return True
 
+    @property
+    def study(self) -> optuna.Study:
+        """The study (OptunaSearch sets it up when given a space, as this searcher always is)."""
+        if self._ot_study is None:
+            raise RuntimeError("NasOptunaSearch: no study (the searcher was made without a space)")
+        return self._ot_study
+
     def _live(self) -> int:
         return sum(1 for t in self._ot_trials if t not in self._completed_trials)
 
@@ -294,9 +301,9 @@ class NasOptunaSearch(OptunaSearch):
         """A RUNNING trial of this run's study that no Tune trial holds (asked just before a kill)."""
         held = {t.number for t in self._ot_trials.values()}
         states = (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-        for frozen in self._ot_study.get_trials(deepcopy=False, states=states):
+        for frozen in self.study.get_trials(deepcopy=False, states=states):
             if frozen.number not in held and frozen.user_attrs.get("nas_run") == self.run_id:
-                return optuna.Trial(self._ot_study, frozen._trial_id)
+                return optuna.Trial(self.study, frozen._trial_id)
         return None
 
     def suggest(self, trial_id: str) -> dict | None:
@@ -324,17 +331,17 @@ class NasOptunaSearch(OptunaSearch):
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
             return
         ot_trial = self._ot_trials[trial_id]
-        frozen = self._ot_study._storage.get_trial(ot_trial._trial_id)
+        frozen = self.study._storage.get_trial(ot_trial._trial_id)
         self._completed_trials.add(trial_id)
         if frozen.state.is_finished():  # told before a kill; Tune ran it again from its checkpoint
             return
         metrics = self.metric if isinstance(self.metric, list) else [self.metric]
-        values = None if error or not result else [_finite(result.get(m)) for m in metrics]
-        stopped_early = bool(result) and result.get("epoch", 0) < result.get("epochs_total", 0)
-        state = optuna.trial.TrialState.COMPLETE
-        if values is None or any(v is None for v in values):
-            state, values = optuna.trial.TrialState.FAIL, None
+        got = [] if error or not result else [_finite(result.get(m)) for m in metrics]
+        values = [v for v in got if v is not None]
+        stopped_early = result is not None and result.get("epoch", 0) < result.get("epochs_total", 0)
+        if len(values) != len(metrics):
+            self.study.tell(ot_trial, state=optuna.trial.TrialState.FAIL)
         elif stopped_early:
-            state, values = optuna.trial.TrialState.PRUNED, None
-        tell = None if values is None else (values if len(values) > 1 else values[0])
-        self._ot_study.tell(ot_trial, tell, state=state)
+            self.study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            self.study.tell(ot_trial, values if len(values) > 1 else values[0], state=optuna.trial.TrialState.COMPLETE)

@@ -22,6 +22,7 @@ from typing import Any
 from ray import tune
 
 from nas.genotypes.codec import from_json
+from nas.genotypes.types import NB201Genotype
 from nas.nb201_table import NB201Table
 from nas.tune.settings import TrialSettings
 
@@ -37,9 +38,10 @@ def table(path: str) -> NB201Table:
 
 def nb201_trial(config: dict[str, Any], settings: TrialSettings) -> None:
     """One NAS-Bench-201 query (a table lookup)."""
-    if settings.table is None:
-        raise ValueError("nb201_trial: the search's settings name no table")
-    record = table(settings.table).query(from_json(config["genotype"]))
+    genotype = from_json(config["genotype"])
+    if settings.table is None or not isinstance(genotype, NB201Genotype):
+        raise ValueError("nb201_trial: a table trial needs the search's table and a NAS-Bench-201 cell")
+    record = table(settings.table).query(genotype)
     tune.report(
         {
             "val_accuracy": record.c10_valid_12ep,

@@ -121,27 +121,29 @@ def run(config: dict[str, Any], settings: TrialSettings) -> None:
     previous = (
         read_json(trial_dir / "progress.json", "trial progress") if (trial_dir / "progress.json").is_file() else {}
     )
-    state = {"best": _as_float(previous.get("val_accuracy")), "time": float(previous.get("trial_time_s", 0.0))}
+    best = _as_float(previous.get("val_accuracy"))  # best validation top-1 so far, restores included
+    time_before = float(previous.get("trial_time_s", 0.0))  # of the runs of this trial before a restore
     started = time.perf_counter()
 
-    def metrics(epoch: int, epoch_val: float | None, best: float | None) -> dict[str, Any]:
+    def metrics(epoch: int, epoch_val: float | None, best_val: float | None) -> dict[str, Any]:
         return {
-            "val_accuracy": best,
+            "val_accuracy": best_val,
             "epoch_val_accuracy": epoch_val,
             "epoch": epoch,
             "epochs_total": train_config.epochs,
             "params": params,
             "flops": flops,
-            "trial_time_s": state["time"] + time.perf_counter() - started,
+            "trial_time_s": time_before + time.perf_counter() - started,
             "key": key,
         }
 
     def on_epoch(epoch: int, row: dict[str, Any]) -> None:
+        nonlocal best
         val = _as_float(row.get("val_top1"))
-        if val is not None and (state["best"] is None or val > state["best"]):
-            state["best"] = val
+        if val is not None and (best is None or val > best):
+            best = val
         if epoch < train_config.epochs:  # the last epoch is reported once the run is complete (below)
-            _report(metrics(epoch, val, state["best"]), trial_dir, with_checkpoint=True)
+            _report(metrics(epoch, val, best), trial_dir, with_checkpoint=True)
 
     result = train(
         model,
