@@ -14,12 +14,13 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from nas.errors import NasError
 from nas.genotype import Genotype
+
+if TYPE_CHECKING:  # only an annotation here: importing torch costs `nas sample`/`nas spaces` ~2 s of start-up
+    from torch import nn
 
 
 @dataclass(frozen=True)
