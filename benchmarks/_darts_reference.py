@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nas.genotype import DartsGenotype
+from nas.genotypes.types import DartsGenotype
 
 
 class ReLUConvBN(nn.Module):

@@ -47,11 +47,11 @@ from torch import nn  # noqa: E402
 
 from benchmarks._common import interleave, loadavg, machine, write_result  # noqa: E402
 from benchmarks._darts_reference import ReferenceNetworkCIFAR  # noqa: E402
-from nas import named  # noqa: E402
+from nas.genotypes import named  # noqa: E402
 from nas.metrics import count_parameters  # noqa: E402
 from nas.networks.darts_network import DartsNetwork  # noqa: E402
 
-DARTS_V2 = named.get("DARTS_V2")  # the published cell (nas/named/cells.py)
+DARTS_V2 = named.get("DARTS_V2")  # the published cell (nas/genotypes/named/cells.py)
 
 #: name -> (channels, layers, batch)
 SIZES: dict[str, tuple[int, int, int]] = {"small": (16, 8, 96), "large": (36, 20, 64)}

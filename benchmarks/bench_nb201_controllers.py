@@ -81,7 +81,7 @@ def through_ray(names: list[str], seeds: list[int], config: str, table: str, bud
     import ray
 
     from nas.tune.config import load_config_file
-    from nas.tune.entry import run
+    from nas.tune.job import run
 
     for key, value in {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "RAY_AIR_NEW_OUTPUT": "0"}.items():
         os.environ.setdefault(key, value)

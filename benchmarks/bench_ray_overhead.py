@@ -18,7 +18,6 @@ load average before and after is printed with the results.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -39,8 +38,9 @@ for _k, _v in {
     os.environ.setdefault(_k, _v)
 
 from nas.nb201_table import NB201Table, find_table  # noqa: E402
+from nas.runs.atomic import write_json  # noqa: E402
 from nas.tune.config import load_config  # noqa: E402
-from nas.tune.entry import run  # noqa: E402
+from nas.tune.job import run  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -193,9 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         report["loadavg_end"] = loadavg()
         shutil.rmtree(work, ignore_errors=True)
     print(f"load average (1 min): {report['loadavg_start']:.1f} at start, {report['loadavg_end']:.1f} at end")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    out = write_json(args.out, report, indent=1)
     print(f"wrote {out}")
     return 0
 

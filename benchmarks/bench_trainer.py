@@ -42,7 +42,7 @@ def make_model(name: str) -> nn.Module:
 
         return create_model("resnet20", num_classes=10)
     if name == "darts_v2":
-        from nas import named
+        from nas.genotypes import named
         from nas.networks import build
 
         return build(named.get("DARTS_V2"), num_classes=10, channels=16, layers=8)

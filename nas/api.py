@@ -19,8 +19,9 @@ from torch import nn
 
 from nas.config_io import apply_overrides, read_yaml
 from nas.errors import NasError
-from nas.formats import parse_genotype, to_json
-from nas.genotype import Genotype
+from nas.genotypes.codec import to_json
+from nas.genotypes.resolve import parse_genotype
+from nas.genotypes.types import Genotype
 from nas.networks import build as build_network
 from nas.runs.finished import LoadedRun
 from nas.runs.finished import load_run as load_finished_run

@@ -26,8 +26,8 @@ from typing import Any
 
 from nas.controllers import Controller, create_controller
 from nas.errors import NasError
-from nas.formats import to_nb201_string
-from nas.genotype import Genotype
+from nas.genotypes.codec import to_nb201_string
+from nas.genotypes.types import Genotype
 from nas.nb201_table import NB201Record, NB201Table
 
 #: The paper's budget on CIFAR-10 (simulated seconds).

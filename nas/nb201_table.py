@@ -15,8 +15,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from nas.errors import NasError
-from nas.formats import from_nb201_string, to_nb201_string
-from nas.genotype import NB201Genotype
+from nas.genotypes.codec import from_nb201_string, to_nb201_string
+from nas.genotypes.types import NB201Genotype
 
 #: Where the table sits inside a data directory.
 TABLE_RELPATH = Path("nasbench201") / "nb201.csv"

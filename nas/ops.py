@@ -1,9 +1,9 @@
 """The one operation registry shared by every cell-based network and supernet.
 
 ``OPS[name](C_in, C_out, stride, affine)`` builds the module of an operation. The
-names cover the DARTS vocabulary (:data:`nas.genotype.DARTS_OPS`, as in the DARTS
+names cover the DARTS vocabulary (:data:`nas.genotypes.types.DARTS_OPS`, as in the DARTS
 reference ``cnn/operations.py``) and the NAS-Bench-201 one
-(:data:`nas.genotype.NB201_OPS`, as in its ``cell_operations.py``). The names the two
+(:data:`nas.genotypes.types.NB201_OPS`, as in its ``cell_operations.py``). The names the two
 references share (``none``, ``skip_connect``, ``avg_pool_3x3``) build the same module
 in both whenever ``C_in == C_out`` (and ``affine=True``, as in every derived network);
 the cases only one reference defines follow that reference:
@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas.errors import NasError
-from nas.genotype import DARTS_OPS, NB201_OPS
+from nas.genotypes.types import DARTS_OPS, NB201_OPS
 
 __all__ = [
     "OPS",

@@ -1,9 +1,14 @@
 """The one small interface every search space implements.
 
-Controllers (random, evolution, REINFORCE, Optuna, DARTS) only see this interface:
-a space is a list of categorical *decisions*; a vector of choice indices maps to a
-genotype (``from_decisions``) and back (``to_decisions``). That is enough for an RL
+The trial-based controllers (random, evolution, REINFORCE, LSTM, Optuna) only see this
+interface: a space is a list of categorical *decisions*; a vector of choice indices maps
+to a genotype (``from_decisions``) and back (``to_decisions``). That is enough for an RL
 policy or an Optuna sampler to drive any space, and ``mutate`` serves evolution.
+
+DARTS does not go through it: its supernets (:mod:`nas.darts`) relax the operations of
+the DARTS and NAS-Bench-201 cells continuously and derive the same genotype types
+(``DartsGenotype``, ``NB201Genotype``) that the ``darts`` and ``nb201`` spaces here produce,
+so a cell found either way is built, trained and exported alike.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nas.errors import NasError
-from nas.genotype import Genotype
+from nas.genotypes.types import Genotype
 
 if TYPE_CHECKING:  # only an annotation here: importing torch costs `nas sample`/`nas spaces` ~2 s of start-up
     from torch import nn
@@ -87,11 +92,12 @@ class SearchSpace(ABC):
 
     def build(self, genotype: Genotype, num_classes: int | None = None, **options: Any) -> nn.Module:
         """The network of ``genotype`` with this space's default settings, overridable."""
-        from nas.networks import build
-
         settings = self.default_settings()
         merged = {**settings.build_options, **options}
-        return build(genotype, num_classes=num_classes or settings.num_classes, **merged)
+        # Local: nas.networks imports torch, which `nas sample`/`nas spaces` never need (start-up).
+        from nas.networks import build as build_network
+
+        return build_network(genotype, num_classes=num_classes or settings.num_classes, **merged)
 
     def check_decisions(self, values: Sequence[int]) -> list[int]:
         """Validate a decision vector, naming the first bad entry."""

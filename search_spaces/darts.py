@@ -35,7 +35,7 @@ import math
 from collections.abc import Sequence
 
 from nas.errors import NasError
-from nas.genotype import DARTS_SEARCH_OPS, DartsGenotype, Genotype
+from nas.genotypes.types import DARTS_SEARCH_OPS, DartsGenotype, Genotype
 from search_spaces.base import Decision, MacroSettings, SearchSpace
 
 #: The seven operations an edge may use (the search primitives without ``none``).

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from nas.genotype import DenseBlock, Stage, Stem
+from nas.genotypes.types import DenseBlock, Stage, Stem
 from search_spaces.base import Decision
 from search_spaces.macro import MacroSpace, StageFamily, entry_downsample, menu_index
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from nas.genotype import InceptionBlock, Stage, Stem
+from nas.genotypes.types import InceptionBlock, Stage, Stem
 from search_spaces.base import Decision
 from search_spaces.macro import MacroSpace, StageFamily, entry_downsample, menu_index, scaled
 

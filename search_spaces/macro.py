@@ -2,7 +2,7 @@
 
 Every macro space is the same three-stage skeleton; only the families a stage may
 use differ. A *family* (:class:`StageFamily`) says which per-stage decisions it has
-and how they become a :class:`~nas.genotype.Stage`. The single-family spaces (vgg,
+and how they become a :class:`~nas.genotypes.types.Stage`. The single-family spaces (vgg,
 inception, resnet, densenet) allow one family; the hybrid space lets each stage
 first choose its family and then that family's parameters. Keeping one
 implementation means the hybrid space contains every single-family space exactly:
@@ -47,7 +47,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from nas.errors import NasError
-from nas.genotype import Genotype, Head, MacroGenotype, Stage, Stem
+from nas.genotypes.types import Genotype, Head, MacroGenotype, Stage, Stem
 from search_spaces.base import Decision, SearchSpace
 
 #: The skeleton every macro space shares: three stages, CIFAR-sized RGB input.

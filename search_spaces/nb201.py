@@ -1,7 +1,7 @@
 """The NAS-Bench-201 cell space (Dong & Yang, 2020).
 
 A cell has four nodes; node ``j`` sums one edge from each earlier node, and each of
-the six edges is one of the five operations of :data:`nas.genotype.NB201_OPS`: 5^6 =
+the six edges is one of the five operations of :data:`nas.genotypes.types.NB201_OPS`: 5^6 =
 15,625 cells, every one a row of the benchmark. Decisions are named by edge, in the
 benchmark's order (the order of its ``arch_str``): ``1<-0``, ``2<-0``, ``2<-1``,
 ``3<-0``, ``3<-1``, ``3<-2``; a choice index is the operation's index in
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nas.errors import NasError
-from nas.genotype import NB201_OPS, Genotype, NB201Genotype
+from nas.genotypes.types import NB201_OPS, Genotype, NB201Genotype
 from search_spaces.base import Decision, MacroSettings, SearchSpace
 
 #: Intermediate-plus-output nodes of the benchmark's cell (nodes 1..3).

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from nas.genotype import ResNetBlock, Stage, Stem
+from nas.genotypes.types import ResNetBlock, Stage, Stem
 from search_spaces.base import Decision
 from search_spaces.macro import MacroSpace, StageFamily, entry_downsample, menu_index, scaled
 

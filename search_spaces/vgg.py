@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from nas.genotype import Stage, Stem, VGGBlock
+from nas.genotypes.types import Stage, Stem, VGGBlock
 from search_spaces.base import Decision
 from search_spaces.macro import MacroSpace, StageFamily, entry_downsample, menu_index, scaled
 

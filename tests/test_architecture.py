@@ -136,3 +136,20 @@ def test_no_module_imports_private_names_of_another_package() -> None:
                     if alias.name.startswith("_") and top != own:
                         offenders.append(f"{name}: from {node.module} import {alias.name}")
     assert offenders == []
+
+
+def test_plain_types_import_nothing_of_nas_but_errors() -> None:
+    graph = _graph()
+    assert graph["nas.genotypes.types"] <= {"nas.errors"}
+    assert graph["nas.genotypes.codec"] <= {"nas.errors", "nas.genotypes.types"}
+
+
+def test_only_the_resolver_imports_the_named_catalogue() -> None:
+    graph = _graph()
+    importers = {
+        name
+        for name, deps in graph.items()
+        if any(d == "nas.genotypes.named" or d.startswith("nas.genotypes.named.") for d in deps)
+        and not name.startswith("nas.genotypes.named")
+    }
+    assert importers == {"nas.genotypes.resolve"}

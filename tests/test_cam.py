@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from nas import named
 from nas.errors import NasError
-from nas.genotype import Head, MacroGenotype, ResNetBlock, Stage, Stem
+from nas.genotypes import named
+from nas.genotypes.types import Head, MacroGenotype, ResNetBlock, Stage, Stem
 from nas.networks import build
 from nas.tools.cam import (
     class_activation_map,

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from nas import cli, named
+from nas import cli
 from nas.commands.genotypes import describe
+from nas.genotypes import named
 from nas.metrics import count_flops, count_parameters
 from nas.networks import build
 

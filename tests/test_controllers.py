@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import doctest
 import json
 import math
 
 import pytest
 
-from nas.controllers import controller_options, create_controller, list_controllers
+import nas.controllers
+from nas.controllers import CONTROLLERS as REGISTRY
+from nas.controllers import OPTIONS, controller_class, controller_options, create_controller, list_controllers
 from nas.controllers.optuna_controller import sampler_key
 from nas.errors import NasError
-from nas.genotype import Genotype
+from nas.genotypes.codec import to_json
+from nas.genotypes.types import Genotype
 from search_spaces import get_space, list_spaces
 
 CONTROLLERS = list_controllers()
@@ -26,7 +30,7 @@ def drive(controller, space_name: str, steps: int) -> list[str]:
     out = []
     for _ in range(steps):
         g = controller.propose()
-        out.append(g.to_json())
+        out.append(to_json(g))
         controller.observe(g, toy_score(space_name, g), {"params": 1000.0 * len(out), "flops": 1e6})
     return out
 
@@ -54,6 +58,74 @@ def test_bad_names_and_options_are_one_line_errors(call, needle: str) -> None:
         call(get_space("nb201"))
     assert needle in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_the_module_docstring_example_runs() -> None:
+    result = doctest.testmod(nas.controllers, raise_on_error=False)
+    assert result.attempted >= 5 and result.failed == 0
+
+
+#: Every option name each controller accepts (configs in experiments/ use them; renaming one breaks files).
+OPTION_NAMES = {
+    "random": [],
+    "evolution": ["population_size", "sample_size", "avoid_duplicates", "max_mutation_tries"],
+    "reinforce": ["learning_rate", "baseline_momentum", "entropy_weight", "reward_scale"],
+    "lstm": [
+        "hidden_size",
+        "learning_rate",
+        "baseline_momentum",
+        "entropy_weight",
+        "temperature",
+        "tanh_constant",
+        "reward_scale",
+    ],
+    "optuna": [
+        "sampler",
+        "sampler_options",
+        "objectives",
+        "max_params",
+        "max_flops",
+        "encoding",
+        "storage",
+        "study_name",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", CONTROLLERS)
+def test_options_are_one_frozen_model_per_controller(name: str) -> None:
+    cls = controller_class(name)
+    assert controller_options(name) == OPTION_NAMES[name]
+    defaults = cls.Options()
+    controller = create_controller(name, get_space("nb201"))
+    assert controller.options == defaults and isinstance(controller.options, cls.Options)
+    assert OPTIONS().of(name) == defaults  # a config without options gets the same defaults
+    if OPTION_NAMES[name]:
+        with pytest.raises(ValueError):
+            setattr(controller.options, OPTION_NAMES[name][0], None)  # frozen
+
+
+def test_options_as_model_mapping_or_keywords_are_the_same() -> None:
+    space = get_space("nb201")
+    cls = REGISTRY["evolution"]
+    model = cls.Options(population_size=8, sample_size=4)
+    a = create_controller("evolution", space, options=model)
+    b = create_controller("rea", space, options={"population_size": 8, "sample_size": 4})
+    c = create_controller("evolution", space, population_size=8, sample_size=4)
+    d = cls(space, options={"population_size": 8}, sample_size=4)  # keywords override the mapping
+    assert a.options is model and a.options == b.options == c.options == d.options
+    assert drive(a, "nb201", 12) == drive(c, "nb201", 12)
+    with pytest.raises(NasError, match="evolution: options: expected a mapping"):
+        create_controller("evolution", space, options=[("population_size", 8)])  # type: ignore[arg-type]
+
+
+def test_optuna_defaults_and_derived_settings_live_in_its_options() -> None:
+    opts = REGISTRY["optuna"].Options()
+    assert (opts.sampler, opts.objectives, opts.study_name, opts.storage) == ("tpe", ["accuracy"], "nas", None)
+    assert opts.parameter_encoding == "categorical" and opts.constraints == {}
+    nsga = REGISTRY["optuna"].Options(sampler="NSGA-II", objectives="accuracy", max_flops=1e6, encoding="int")
+    assert nsga.sampler == "nsgaii" and nsga.objectives == ["accuracy"] and nsga.constraints == {"flops": 1e6}
+    assert nsga.parameter_encoding == "int"
 
 
 def test_aliases_and_sampler_names() -> None:

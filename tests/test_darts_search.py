@@ -23,8 +23,9 @@ from nas.darts.config import DartsSearchConfig, apply_overrides, load_config, lo
 from nas.darts.guards import early_stop, skip_counts
 from nas.darts.job import DartsJob
 from nas.errors import NasError
-from nas.formats import from_darts_text, from_nb201_string, load_genotype_file, parse_genotype
-from nas.genotype import DartsGenotype, NB201Genotype
+from nas.genotypes.codec import from_darts_text, from_nb201_string, load_genotype_file, to_json
+from nas.genotypes.resolve import parse_genotype
+from nas.genotypes.types import DartsGenotype, NB201Genotype
 from nas.search.agreement import edge_agreement, format_agreement, op_agreement
 from nas.search.job import SearchResult
 
@@ -359,7 +360,7 @@ def test_export_formats(tmp_path: Path, first_run: tuple[Path, Any], capsys: pyt
     other = tmp_path / "other"
     other.mkdir()
     cell = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|"
-    (other / "genotype.json").write_text(from_nb201_string(cell).to_json())
+    (other / "genotype.json").write_text(to_json(from_nb201_string(cell)))
     assert export_genotype(other, "nb201") == cell
 
 

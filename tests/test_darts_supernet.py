@@ -23,7 +23,7 @@ from nas.darts.config import DartsSearchConfig
 from nas.darts.pooling import avg_pool_3x3, max_pool_3x3
 from nas.darts.supernet import edge_weights, op_weights, reference_names, reference_state_dict
 from nas.errors import NasError
-from nas.genotype import DARTS_SEARCH_OPS, NB201_OPS, DartsGenotype
+from nas.genotypes.types import DARTS_SEARCH_OPS, NB201_OPS, DartsGenotype
 from nas.ops import OPS, FactorizedReduce, ReLUConvBN
 from search_spaces import get_space, list_spaces
 

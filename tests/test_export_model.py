@@ -13,9 +13,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from nas import named
 from nas.cli import main
 from nas.errors import NasError
+from nas.genotypes import named
 from nas.networks import build
 from nas.tools.export_model import export_onnx, export_torchscript
 from nas.zoo import create_model

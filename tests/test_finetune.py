@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from nas import named
 from nas.errors import NasError
+from nas.genotypes import named
 from nas.networks import build
 from nas.tools.finetune import freeze, load_state_dict_file, transfer_weights
 from nas.zoo import create_model

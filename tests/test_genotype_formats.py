@@ -8,18 +8,19 @@ import sys
 
 import pytest
 
-from nas import named
 from nas.errors import NasError
-from nas.formats import (
+from nas.genotypes import named
+from nas.genotypes.codec import (
     from_darts_text,
     from_json,
     from_nb201_string,
-    parse_genotype,
     to_darts_text,
     to_json,
     to_nb201_string,
+    to_text,
 )
-from nas.genotype import (
+from nas.genotypes.resolve import parse_genotype
+from nas.genotypes.types import (
     DartsGenotype,
     DenseBlock,
     Head,
@@ -186,7 +187,7 @@ def test_macro_genotype_shapes_and_family() -> None:
     assert g.family == "hybrid"
     assert g.feature_shapes() == [(16, 32), (32, 16), (16 + 24, 8)]
     assert from_json(to_json(g)) == g
-    assert "hybrid" in str(g)
+    assert "hybrid" in to_text(g)
 
 
 def test_nb201_string_matches_benchmark_order() -> None:

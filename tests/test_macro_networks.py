@@ -8,18 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from nas import named
 from nas.errors import NasError
-from nas.genotype import (
-    DenseBlock,
-    Head,
-    InceptionBlock,
-    MacroGenotype,
-    ResNetBlock,
-    Stage,
-    Stem,
-    VGGBlock,
-)
+from nas.genotypes import named
+from nas.genotypes.types import DenseBlock, Head, InceptionBlock, MacroGenotype, ResNetBlock, Stage, Stem, VGGBlock
 from nas.metrics import count_parameters
 from nas.networks import build
 from nas.networks.blocks import PadShortcut, ResidualBlock
@@ -48,7 +39,7 @@ EXPECTED_PARAMS: dict[str, tuple[int, str]] = {
 
 
 def test_every_classic_genotype_has_an_expected_count():
-    from nas.named import classic
+    from nas.genotypes.named import classic
 
     entries = {a for a, v in vars(classic).items() if isinstance(v, MacroGenotype)}
     assert entries == set(EXPECTED_PARAMS)

@@ -8,7 +8,7 @@ import pytest
 
 from nas.controllers.base import Controller
 from nas.errors import NasError
-from nas.formats import to_nb201_string
+from nas.genotypes.codec import to_nb201_string
 from nas.nb201_protocol import BudgetedSearch, run_search, summarize
 from nas.nb201_table import NB201Table
 from search_spaces import get_space

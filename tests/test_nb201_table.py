@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from nas.errors import NasError
-from nas.formats import from_nb201_string
-from nas.genotype import NB201_OPS, NB201Genotype
+from nas.genotypes.codec import from_nb201_string
+from nas.genotypes.types import NB201_OPS, NB201Genotype
 from nas.nb201_table import COLUMNS, NB201Record, NB201Table
 
 

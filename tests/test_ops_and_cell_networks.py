@@ -17,16 +17,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas import named
 from nas.errors import NasError
-from nas.genotype import DARTS_OPS, NB201_OPS, DartsGenotype, NB201Genotype
+from nas.genotypes import named
+from nas.genotypes.types import DARTS_OPS, NB201_OPS, DartsGenotype, NB201Genotype
 from nas.metrics import ModelSummary, count_flops, count_macs, count_parameters, summarize
 from nas.networks import build
 from nas.networks.darts_network import DartsNetwork
 from nas.networks.nb201_network import NB201Network
 from nas.ops import OPS, FactorizedReduce, SepConv, Zero, drop_path, is_relu_first, make_op, shareable_key
 
-DARTS_V2 = named.get("DARTS_V2")  # the published cell (nas/named/cells.py)
+DARTS_V2 = named.get("DARTS_V2")  # the published cell (nas/genotypes/named/cells.py)
 
 # The DARTS code's NASNet and AmoebaNet cells: five nodes, concat lists that skip nodes.
 NASNET = DartsGenotype(
@@ -554,7 +554,7 @@ def nb201_rows(nb201_csv: Path) -> list[dict[str, str]]:
 
 def test_nb201_parameter_counts_match_the_benchmark(nb201_rows: list[dict[str, str]]) -> None:
     try:
-        from nas.formats import from_nb201_string as parse
+        from nas.genotypes.codec import from_nb201_string as parse
     except ImportError:  # the official parser is another module's; ours is enough here
         parse = parse_nb201
     base_params, base_macs, op_params, op_macs = _nb201_cost_model()

@@ -16,9 +16,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nas import formats, named
 from nas.errors import NasError
-from nas.genotype import (
+from nas.genotypes import codec, named
+from nas.genotypes.types import (
     DartsGenotype,
     DenseBlock,
     Head,
@@ -132,13 +132,13 @@ def test_vectors_give_valid_genotypes_that_round_trip(name: str) -> None:
         g = space.from_decisions(v)
         assert isinstance(g, KINDS.get(name, MacroGenotype))
         assert dataclasses.replace(g) == g  # re-running validation accepts it
-        text = formats.to_json(g)
-        assert formats.from_json(text) == g
-        assert formats.to_json(formats.from_json(text)) == text
+        text = codec.to_json(g)
+        assert codec.from_json(text) == g
+        assert codec.to_json(codec.from_json(text)) == text
         if name == "darts":
-            assert formats.from_darts_text(formats.to_darts_text(g)) == g
+            assert codec.from_darts_text(codec.to_darts_text(g)) == g
         if name == "nb201":
-            assert formats.from_nb201_string(formats.to_nb201_string(g)) == g
+            assert codec.from_nb201_string(codec.to_nb201_string(g)) == g
         if isinstance(g, MacroGenotype):
             assert [side for _, side in g.feature_shapes()] == [32, 16, 8]
         canonical = space.to_decisions(g)
@@ -530,7 +530,7 @@ def test_stage_rules_follow_each_family() -> None:
     ],
 )
 def test_catalogue_baselines_are_points(name: str, space: str, expected: MacroGenotype) -> None:
-    # The named baselines (nas.named.classic) use the same conventions as the spaces.
+    # The named baselines (nas.genotypes.named.classic) use the same conventions as the spaces.
     g = named.get(name)
     assert g == expected
     for s in (space, "hybrid"):

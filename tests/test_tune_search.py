@@ -1,9 +1,9 @@
 """Trial-based search on Ray Tune: searchers, the NB201 protocol through Tune, real trials, resume, bad input.
 
-Tests marked ``ray`` share one local Ray instance (session fixture) and must run serially.
-Tests that train through several fresh Ray worker processes (each imports torch and loads
-CIFAR-10), and the SIGKILL resume tests, which start their own drivers, are marked ``slow``:
-``pytest -m slow tests/test_tune_search.py``.
+Searches run the way ``nas search`` runs them: through :func:`nas.search.runner.run`
+(which picks :class:`nas.tune.job.TrialJob`), or the command line itself. Tests marked
+``ray`` share one local Ray instance (session fixture) and must run serially; the
+SIGKILL resume tests start their own drivers (``python -m nas.cli search``).
 """
 
 from __future__ import annotations
@@ -17,13 +17,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 import yaml
 
+from nas.config_io import apply_overrides, parse_override, read_yaml
 from nas.errors import NasError
-from nas.formats import load_genotype_file
+from nas.genotypes.codec import load_genotype_file, to_json
+from nas.search import runner
+from nas.search.job import SearchResult
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET_ENV = {
@@ -66,6 +70,17 @@ def ray_local():
 def write_config(path: Path, data: dict) -> Path:
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
+
+
+def search(config: Path, out: Path, overrides: Sequence[str] = (), *, echo=print, progress=False) -> SearchResult:
+    """``nas search --config CONFIG --out OUT --set ...`` as the command line runs it (one seed)."""
+    values, flags = {}, {}
+    for text in overrides:
+        key, value = parse_override(text)
+        values[key], flags[key] = value, f"--set {text}"
+    raw = apply_overrides(read_yaml(config), values)
+    (result,) = runner.run(raw, out, source=config.name, overridden=flags, progress=progress, echo=echo)
+    return result
 
 
 def train_config(controller: str, space: str = "nb201", **extra) -> dict:
@@ -127,12 +142,17 @@ def test_controller_searcher_save_restore_replays_the_same_suggestions(tmp_path:
         s.suggest(f"t{i}")
         s.on_trial_complete(f"t{i}", {"val_accuracy": float(i * 7 % 11), "params": 1e5})
     s.save(str(tmp_path / "state.json"))  # Tune's experiment checkpoint
+    state = s.get_state()  # Ray's convention, the same data as the file
+    assert json.loads((tmp_path / "state.json").read_text()) == json.loads(json.dumps(state))
     lost = s.suggest("x1")  # asked, then the driver dies before the next checkpoint
     restored = fresh()
     restored.restore(str(tmp_path / "state.json"))
     replay = restored.suggest("y1")
     assert replay == lost  # same genotype, same key: the trial finds its own checkpoint
     assert json.loads((tmp_path / "state.json").read_text())["controller"]["num_observed"] == 6
+    again = fresh()
+    again.set_state(state)
+    assert again.suggest("z1") == lost
 
 
 def _optuna_searcher(db: Path, run_id: str = "run1"):
@@ -183,6 +203,17 @@ def test_optuna_searcher_reuses_a_trial_asked_before_a_kill_and_never_tells_twic
     assert len(optuna.load_study(study_name="nas", storage=f"sqlite:///{db}").trials) == 3
 
 
+def test_trial_settings_are_frozen_and_pickle() -> None:
+    from nas.tune.settings import TrialSettings
+
+    settings = TrialSettings(run_dir="/r", space="nb201", seed=3, threads=1, recipe="quick", train={"lr": 0.1})
+    assert pickle.loads(pickle.dumps(settings)) == settings
+    with pytest.raises(ValueError):
+        settings.seed = 4
+    with pytest.raises(ValueError):
+        TrialSettings(run_dir="/r", space="nb201", seed=3, threads=1, recipe="quick", epoch=2)  # a typo
+
+
 def test_searchers_pickle() -> None:
     from nas.tune.searchers import ControllerSearcher
 
@@ -216,23 +247,87 @@ def test_bad_config_values_are_one_line_errors(tmp_path: Path, overrides: dict, 
     assert needle in str(err.value) and "\n" not in str(err.value)
 
 
-def test_unknown_sampler_is_checked_before_ray(tmp_path: Path) -> None:
-    from nas.tune.entry import run_search
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        (
+            {"options": {"evolution": {"population_size": 0}}},
+            "c.yaml: options.evolution.population_size: expected a positive integer, got 0",
+        ),
+        (
+            {"options": {"evolution": {"population_size": 4, "sample_size": 5}}},
+            "options.evolution.sample_size: expected at most population_size (4), got 5",
+        ),
+        ({"options": {"evolution": {"pop": 3}}}, "options.evolution.pop: unknown key (known: population_size,"),
+        ({"options": {"bayes": {}}}, "options.bayes: unknown key (known: random, evolution, reinforce, lstm, optuna)"),
+        ({"options": {"reinforce": {"learning_rate": "fast"}}}, "options.reinforce.learning_rate: expected a number"),
+        ({"options": {"optuna": {"sampler_options": {"bogus": 1}}}}, "options.optuna.sampler_options: not accepted"),
+        ({"options": {"optuna": {"objectives": ["params"]}}}, "options.optuna.objectives: expected 'accuracy'"),
+        ({"options": {"rea": {}, "evolution": {}}}, "options: expected each controller's options once"),
+        ({"seed": 2**40}, "seed: expected a"),
+    ],
+)
+def test_controller_options_are_validated_with_field_paths(tmp_path: Path, overrides: dict, needle: str) -> None:
+    from nas.tune.config import load_config_file
 
+    cfg = nb201_config(budget=500)
+    cfg.update(overrides)
+    with pytest.raises(NasError) as err:
+        load_config_file(write_config(tmp_path / "c.yaml", cfg))
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_config_options_are_typed_with_defaults_and_alias_keys(tmp_path: Path) -> None:
+    from nas.controllers import RegularizedEvolution
+    from nas.tune.config import load_config, load_config_file
+
+    cfg = load_config_file(REPO / "experiments" / "nb201_controllers.yaml")
+    opts = cfg.controller_options
+    assert isinstance(opts, RegularizedEvolution.Options)
+    assert (opts.population_size, opts.sample_size, opts.max_mutation_tries) == (30, 15, 50)  # file, file, default
+    with pytest.raises(ValueError):
+        opts.population_size = 3  # frozen
+    raw = {"controller": "rea", "space": "nb201", "options": {"regularized-evolution": {"population_size": 7}}}
+    assert load_config(raw).controller_options.population_size == 7  # an alias as the key is that controller's
+    optuna = load_config_file(REPO / "experiments" / "optuna_resnet_cifar10_cpu.yaml")
+    assert optuna.objectives == ["accuracy", "params"] and optuna.constraints == {"params": 150000.0}
+    # Only the chosen controller's options (defaults filled in) decide whether a run may resume.
+    assert cfg.compared()["options"] == {"evolution": opts.model_dump(mode="json")}
+    switched = load_config_file(REPO / "experiments" / "nb201_controllers.yaml", {"options.lstm.hidden_size": 64})
+    assert switched.compared() == cfg.compared()
+
+
+def test_every_experiment_file_still_validates() -> None:
+    from nas.search import registry
+
+    files = sorted((REPO / "experiments").glob("*.yaml"))
+    trial_based = 0
+    for path in files:
+        raw = read_yaml(path)
+        if raw.get("controller", "darts") == "darts":  # recipes and DARTS searches
+            continue
+        job = registry.get(raw["controller"])
+        if job.uses_ray:
+            job.load_config(raw, source=path.name, overridden={})
+            trial_based += 1
+    assert trial_based >= 6
+
+
+def test_unknown_sampler_is_checked_before_ray(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "c.yaml", train_config("optuna"))
     start = time.perf_counter()
     with pytest.raises(NasError, match="unknown sampler 'annealing'"):
-        run_search(cfg, ["options.optuna.sampler=annealing"], tmp_path / "run", progress=False)
+        search(cfg, tmp_path / "run", ["options.optuna.sampler=annealing"])
     assert time.perf_counter() - start < 5
 
 
-def test_unreachable_address_fails_fast(tmp_path: Path) -> None:
-    from nas.tune.entry import check_address, run_search
+def test_unreachable_address_fails_fast(tmp_path: Path, nb201_csv: Path) -> None:
+    from nas.tune.session import check_address
 
-    cfg = write_config(tmp_path / "c.yaml", nb201_config(budget=500))
+    cfg = write_config(tmp_path / "c.yaml", nb201_config(budget=500, table=str(nb201_csv)))
     start = time.perf_counter()
     with pytest.raises(NasError) as err:
-        run_search(cfg, [], tmp_path / "run", address="127.0.0.1:9", progress=False)
+        search(cfg, tmp_path / "run", ["address=127.0.0.1:9"])
     assert "--address 127.0.0.1:9: no Ray cluster answers there" in str(err.value)
     assert "\n" not in str(err.value)
     with pytest.raises(NasError, match="expected HOST:PORT"):
@@ -241,24 +336,52 @@ def test_unreachable_address_fails_fast(tmp_path: Path) -> None:
 
 
 def test_unreadable_table_is_a_one_line_error(tmp_path: Path) -> None:
-    from nas.tune.entry import run_search
-
     bad = tmp_path / "nb201.csv"
     bad.write_text("arch_str\n|x|\n", encoding="utf-8")
     cfg = write_config(tmp_path / "c.yaml", nb201_config(budget=500))
     with pytest.raises(NasError, match="missing columns"):
-        run_search(cfg, [f"trial.table={bad}"], tmp_path / "run", progress=False)
+        search(cfg, tmp_path / "run", [f"trial.table={bad}"])
     with pytest.raises(NasError, match="cannot read it"):
-        run_search(cfg, [f"trial.table={tmp_path / 'none.csv'}"], tmp_path / "run2", progress=False)
+        search(cfg, tmp_path / "run2", [f"trial.table={tmp_path / 'none.csv'}"])
 
 
+@pytest.mark.ray
 def test_a_run_directory_of_another_config_is_refused(tmp_path: Path, nb201_csv: Path, ray_local) -> None:
-    from nas.tune.entry import run_search
-
     cfg = write_config(tmp_path / "c.yaml", nb201_config(budget=300, table=str(nb201_csv)))
-    run_search(cfg, [], tmp_path / "run", progress=False)
-    with pytest.raises(NasError, match="different config \\(seed differ"):
-        run_search(cfg, ["seed=3"], tmp_path / "run", progress=False)
+    first = search(cfg, tmp_path / "run")
+    assert not first.already_finished
+    run_id = json.loads((tmp_path / "run" / "search_config.json").read_text())["run_id"]
+    with pytest.raises(NasError, match="different config \\(seed: 0 there, 3 now\\)"):
+        search(cfg, tmp_path / "run", ["seed=3"])
+    key = first.leaderboard[0]["key"]
+    leftovers = [tmp_path / "run" / ".leaderboard.json.k1ll3d.tmp", tmp_path / "run" / "trials" / key / ".x.tmp"]
+    for path in leftovers:  # what a kill during an atomic write leaves
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    lines: list[str] = []
+    again = search(cfg, tmp_path / "run", ["workers=2", "options.lstm.hidden_size=8"], echo=lines.append)
+    assert not any(path.exists() for path in leftovers)
+    assert again.already_finished and again.genotype == first.genotype and again.leaderboard == first.leaderboard
+    assert not any(line.startswith("trial ") for line in lines)  # nothing ran again
+    assert json.loads((tmp_path / "run" / "search_config.json").read_text())["run_id"] == run_id
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["wall_time_s"] == first.summary["wall_time_s"]  # the search's time, not the report's
+
+
+@pytest.mark.ray
+def test_a_run_directory_saved_by_the_previous_layout_resumes(tmp_path: Path, nb201_csv: Path, ray_local) -> None:
+    """Before typed options, ``compared`` held every controller's options as written in the file."""
+    cfg = write_config(tmp_path / "c.yaml", nb201_config(budget=300, table=str(nb201_csv)))
+    search(cfg, tmp_path / "run")
+    path = tmp_path / "run" / "search_config.json"
+    doc = json.loads(path.read_text())
+    doc["compared"]["options"] = nb201_config(budget=300)["options"]
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert search(cfg, tmp_path / "run").already_finished
+    doc["compared"]["options"]["evolution"]["population_size"] = 31
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(NasError, match="options.evolution.population_size: 31 there, 30 now"):
+        search(cfg, tmp_path / "run")
 
 
 # --------------------------------------------------------------------------- #
@@ -286,11 +409,10 @@ def test_nb201_protocol_through_ray_equals_in_process(
 ) -> None:
     from nas.nb201_protocol import run_search as in_process
     from nas.nb201_table import NB201Table
-    from nas.tune.entry import run_search
 
     budget = 1500.0
     cfg = write_config(tmp_path / "c.yaml", nb201_config(budget, str(nb201_csv), controller))
-    assert run_search(cfg, [f"seed={seed}"], tmp_path / "run", progress=False) == 0
+    result = search(cfg, tmp_path / "run", [f"seed={seed}"])
     through_ray = json.loads((tmp_path / "run" / "nb201_result.json").read_text())
     options = nb201_config(budget)["options"][controller]
     expected = in_process(NB201Table.load(nb201_csv), controller, seed, options=options, budget_s=budget).as_dict()
@@ -298,8 +420,11 @@ def test_nb201_protocol_through_ray_equals_in_process(
     assert through_ray == expected
     board = json.loads((tmp_path / "run" / "leaderboard.json").read_text())
     assert len(board) == expected["queries"]  # one Tune trial per paid query; known cells made no trial
-    assert json.loads(load_genotype_file(tmp_path / "run").to_json()) == board[0]["genotype_json"]
+    assert json.loads(to_json(load_genotype_file(tmp_path / "run"))) == board[0]["genotype_json"]
     assert board[0]["rank"] == 1
+    assert result.controller == controller and result.genotype == load_genotype_file(tmp_path / "run")
+    assert list(result.leaderboard) == board and result.score == board[0]["val_accuracy"]
+    assert result.nb201 is not None and result.nb201["test"] == expected["test"]
 
 
 # --------------------------------------------------------------------------- #
@@ -310,10 +435,10 @@ def test_nb201_protocol_through_ray_equals_in_process(
 @pytest.mark.ray
 @pytest.mark.data
 def test_real_trials_export_leaderboard_and_genotype(tmp_path: Path, cifar10_dir: Path, ray_local) -> None:
-    from nas.tune.entry import LEADERBOARD_COLUMNS, run_search
+    from nas.tune.outputs import LEADERBOARD_COLUMNS
 
     cfg = write_config(tmp_path / "c.yaml", train_config("reinforce", data_dir=str(cifar10_dir)))
-    assert run_search(cfg, [], tmp_path / "run", progress=False) == 0
+    result = search(cfg, tmp_path / "run")
     run = tmp_path / "run"
     board = json.loads((run / "leaderboard.json").read_text())
     assert len(board) == 3 and {r["status"] for r in board} == {"completed"}
@@ -324,21 +449,21 @@ def test_real_trials_export_leaderboard_and_genotype(tmp_path: Path, cifar10_dir
     header = (run / "leaderboard.csv").read_text().splitlines()[0].split(",")
     assert header == list(LEADERBOARD_COLUMNS)
     genotype = load_genotype_file(run)
-    assert json.loads(genotype.to_json()) == board[0]["genotype_json"]
-    assert (run / "genotype.json").read_text() == genotype.to_json() + "\n"  # canonical JSON
+    assert json.loads(to_json(genotype)) == board[0]["genotype_json"]
+    assert (run / "genotype.json").read_text() == to_json(genotype) + "\n"  # canonical JSON
     state = json.loads((run / "controller_state.json").read_text())
     assert state["controller"]["num_observed"] == 3
     assert not (Path.home() / "ray_results").exists()
+    assert result.trials == 3 and list(result.leaderboard) == board and result.pareto == ()
 
 
 @pytest.mark.ray
 @pytest.mark.data
 def test_failing_trials_are_recorded_and_the_search_goes_on(tmp_path: Path, cifar10_dir: Path, ray_local) -> None:
-    from nas.tune.entry import run_search
-
     cfg = train_config("random", data_dir=str(cifar10_dir), num_trials=2)
     cfg["trial"]["train"].update({"lr": 1.0e12, "grad_clip": 0.0})  # diverges: NaN loss in every trial
-    assert run_search(write_config(tmp_path / "c.yaml", cfg), [], tmp_path / "run", progress=False) == 0
+    with pytest.raises(NasError, match="no trial finished, so no genotype was exported"):
+        search(write_config(tmp_path / "c.yaml", cfg), tmp_path / "run")
     board = json.loads((tmp_path / "run" / "leaderboard.json").read_text())
     assert len(board) == 2 and all(r["status"] == "failed" for r in board)
     assert all("loss is" in (r["error"] or "") for r in board)
@@ -351,13 +476,11 @@ def test_failing_trials_are_recorded_and_the_search_goes_on(tmp_path: Path, cifa
 def test_optuna_multi_objective_with_asha_and_sqlite(tmp_path: Path, cifar10_dir: Path, ray_local) -> None:
     import optuna
 
-    from nas.tune.entry import run_search
-
     cfg = train_config("optuna", data_dir=str(cifar10_dir), num_trials=3)
     cfg["trial"]["epochs"] = 2
     cfg["options"]["optuna"] = {"objectives": ["accuracy", "params"], "max_params": 60000}
     cfg["scheduler"] = {"kind": "asha", "grace_period": 1, "reduction_factor": 2}
-    assert run_search(write_config(tmp_path / "c.yaml", cfg), [], tmp_path / "run", progress=False) == 0
+    result = search(write_config(tmp_path / "c.yaml", cfg), tmp_path / "run")
     run = tmp_path / "run"
     board = json.loads((run / "leaderboard.json").read_text())
     study = optuna.load_study(study_name="nas", storage=f"sqlite:///{run / 'optuna.db'}")
@@ -368,6 +491,7 @@ def test_optuna_multi_objective_with_asha_and_sqlite(tmp_path: Path, cifar10_dir
     assert pruned == sum(r["status"] == "stopped early" for r in board)
     front = json.loads((run / "pareto.json").read_text())
     assert front["objectives"] == ["accuracy", "params"] and front["front"]
+    assert list(result.pareto) == front["front"]
     for r in front["front"]:
         assert r["params"] <= 60000
         assert not any(
@@ -384,16 +508,12 @@ def test_optuna_multi_objective_with_asha_and_sqlite(tmp_path: Path, cifar10_dir
 # Resume after SIGKILL of the driver
 # --------------------------------------------------------------------------- #
 
-DRIVER = """
-import sys
-from nas.tune.entry import run_search
-sys.exit(run_search(sys.argv[1], sys.argv[3:], sys.argv[2], progress=False))
-"""
-
 
 def _driver(config: Path, run: Path) -> subprocess.Popen:
+    """``nas search`` in its own process (the one a user kills)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-c", DRIVER, str(config), str(run)], env=env, cwd=REPO)
+    cmd = [sys.executable, "-m", "nas.cli", "search", "--config", str(config), "--out", str(run), "--no-progress"]
+    return subprocess.Popen(cmd, env=env, cwd=REPO)
 
 
 def _kill_mid_trial(proc: subprocess.Popen, run: Path, timeout_s: float = 240) -> None:
@@ -480,3 +600,54 @@ def test_nas_search_cli_flag_errors(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "controller" in err and "hillclimb" in err and "evolution" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.ray
+def test_no_progress_keeps_the_per_trial_lines(tmp_path: Path, nb201_csv: Path, ray_local, capsys) -> None:
+    """``--no-progress`` hides the bar only: every trial's result line is still printed (not so before)."""
+    from nas.cli import main
+
+    cfg = write_config(tmp_path / "c.yaml", nb201_config(400.0, str(nb201_csv), "random"))
+    out = tmp_path / "run"
+    assert main(["search", "--config", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    board = json.loads((out / "leaderboard.json").read_text())
+    lines = [line for line in captured.out.splitlines() if line.startswith("trial ")]
+    assert len(lines) == len(board) > 0
+    assert {line.split(":")[0].removeprefix("trial ") for line in lines} == {r["key"] for r in board}
+    assert all(" val " in line and "%" in line for line in lines)
+    assert "finished" not in captured.err  # no progress bar
+
+
+def test_every_controller_name_and_alias_is_a_search_job() -> None:
+    from nas import controllers
+    from nas.search import registry
+    from nas.tune.config import load_config
+
+    names = [*controllers.CONTROLLERS, *controllers.ALIASES]
+    for name in names:
+        canonical = controllers.controller_class(name).name
+        job = registry.get(name)
+        assert job.uses_ray and job.name == canonical
+        raw = {"controller": name, "space": "nb201", "trial": {"kind": "nb201_table"}}
+        assert job.load_config(raw, source="c.yaml", overridden={}).controller == canonical
+        assert load_config(raw).controller == canonical
+    assert set(controllers.ALIASES) <= set(registry.aliases())
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize(("alias", "canonical"), [("rea", "evolution"), ("tpe", "optuna"), ("enas", "lstm")])
+def test_nas_search_accepts_the_registry_aliases(
+    tmp_path: Path, nb201_csv: Path, ray_local, capsys, alias: str, canonical: str
+) -> None:
+    from nas.cli import main
+
+    cfg = write_config(tmp_path / "c.yaml", nb201_config(300.0, str(nb201_csv), alias))
+    out = tmp_path / "run"
+    assert main(["search", "--config", str(cfg), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert f"starting {canonical} search of nb201" in captured.out
+    assert any(line.startswith("trial ") for line in captured.out.splitlines())
+    assert "finished:" in captured.err  # the progress bar (stderr), without --no-progress
+    assert json.loads((out / "search_config.json").read_text())["config"]["controller"] == canonical
+    assert load_genotype_file(out / "genotype.json").kind == "nb201"

@@ -15,9 +15,10 @@ pytest.importorskip("matplotlib", reason="nas.viz draws with matplotlib (pip ins
 
 from PIL import Image as PILImage  # noqa: E402
 
-from nas import named  # noqa: E402
 from nas.errors import NasError  # noqa: E402
-from nas.genotype import DARTS_SEARCH_OPS, DartsGenotype  # noqa: E402
+from nas.genotypes import named  # noqa: E402
+from nas.genotypes.codec import to_text
+from nas.genotypes.types import DARTS_SEARCH_OPS, DartsGenotype  # noqa: E402
 from nas.viz import diagrams, layout, plots, search_plots  # noqa: E402
 from nas.viz.report import Image, Section, Table, format_value, write_report  # noqa: E402
 
@@ -342,7 +343,7 @@ def test_report_bad_input(tmp_path):
 def _write_train_run(run, *, test_top1: float, genotype: str | None = None) -> None:
     import json
 
-    from nas.formats import save_genotype
+    from nas.genotypes.codec import save_genotype
     from nas.trainer import resolve_spec
 
     run.mkdir(parents=True)
@@ -374,7 +375,7 @@ def _write_train_run(run, *, test_top1: float, genotype: str | None = None) -> N
 def _write_darts_run(run) -> None:
     import json
 
-    from nas.formats import save_genotype, to_darts_text
+    from nas.genotypes.codec import save_genotype, to_darts_text
 
     run.mkdir(parents=True)
     g = named.get("DARTS_V2")
@@ -418,7 +419,7 @@ def _write_darts_run(run) -> None:
 def _write_trials_run(run) -> None:
     import json
 
-    from nas.formats import save_genotype
+    from nas.genotypes.codec import save_genotype
 
     run.mkdir(parents=True)
     g = named.get("NB201_best")
@@ -431,7 +432,7 @@ def _write_trials_run(run) -> None:
             "params": 1000 * (i + 1),
             "flops": None,
             "trial_time_s": 5.0,
-            "genotype": str(g),
+            "genotype": to_text(g),
             "trial_id": f"x_{i:05d}",
         }
         for i in range(8)

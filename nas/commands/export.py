@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from nas.errors import NasError
-from nas.formats import load_genotype_file, to_darts_text, to_json, to_nb201_string
-from nas.genotype import DartsGenotype, NB201Genotype
+from nas.genotypes.codec import load_genotype_file, to_darts_text, to_json, to_nb201_string
+from nas.genotypes.types import DartsGenotype, NB201Genotype
 
 #: ``nas export`` formats: the genotype of a search run, the trained model of a training run.
 GENOTYPE_FORMATS: tuple[str, ...] = ("json", "darts", "nb201")

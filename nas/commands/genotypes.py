@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import NasError
-from nas.formats import parse_genotype, to_darts_text, to_dict, to_json, to_nb201_string, to_text
-from nas.genotype import DartsGenotype, Genotype, NB201Genotype
+from nas.genotypes import resolve
+from nas.genotypes.codec import to_darts_text, to_dict, to_json, to_nb201_string, to_text
+from nas.genotypes.resolve import parse_genotype
+from nas.genotypes.types import DartsGenotype, Genotype, NB201Genotype
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -135,11 +137,9 @@ def describe(genotype: Genotype, options: dict[str, Any], num_classes: int, inpu
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from nas import named  # local: the named-genotype table is only needed by `nas show --list`
-
     if args.list:
-        for name in named.names():
-            g = named.get(name)
+        for name in resolve.names():
+            g = resolve.get(name)
             print(f"{name:<20} {g.kind:<6} {to_text(g)[:90]}")
         return 0
     if not args.genotype:

@@ -29,8 +29,8 @@ from typing import Any
 import torch
 
 from nas.errors import NasError
-from nas.formats import from_dict, load_genotype_file, to_text
-from nas.genotype import DARTS_SEARCH_OPS, NB201_OPS
+from nas.genotypes.codec import from_dict, load_genotype_file, to_text
+from nas.genotypes.types import DARTS_SEARCH_OPS, NB201_OPS
 from nas.runs.atomic import read_json
 from nas.runs.finished import load_run, open_run
 from nas.runs.history import read_rows

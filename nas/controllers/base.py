@@ -10,6 +10,12 @@ Proposals may be outstanding when more proposals are asked for (trials run in
 parallel); ``observe`` matches a result to the decision vector that produced it, which
 matters when several decision vectors give the same genotype (the hybrid space ignores
 the decisions of families a stage does not use).
+
+Each controller declares its options once, as a frozen pydantic model ``Options`` on
+its class (names, types, bounds and defaults in one place): a config file validates
+its ``options`` section against the same models (with field paths in the errors), and
+the constructor takes an ``Options`` instance, a mapping, or the option names as
+keywords.
 """
 
 from __future__ import annotations
@@ -18,14 +24,21 @@ import math
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from nas.config_io import MAX_SEED, no_bool, validation_error
 from nas.errors import NasError
-from nas.genotype import Genotype
+from nas.genotypes.codec import to_json
+from nas.genotypes.types import Genotype
 from search_spaces.base import SearchSpace
 
 #: Version of the JSON state layout (checked on load).
 STATE_VERSION = 1
+
+#: The momentum of a moving average: a number in [0, 1].
+Momentum = Annotated[float, BeforeValidator(no_bool), Field(ge=0, le=1)]
 
 
 def rng_state(rng: random.Random) -> list[Any]:
@@ -73,14 +86,33 @@ def check_number(
     return value if integer else float(value)
 
 
+class ControllerOptions(BaseModel):
+    """The options of one controller: frozen, strictly typed, finite, unknown names refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
 class Controller(ABC):
     """Proposes genotypes of ``space`` and learns from ``observe``d scores (higher is better)."""
 
     #: Registry name, e.g. ``"evolution"``.
     name: ClassVar[str] = ""
+    #: The controller's options model (a subclass of :class:`ControllerOptions` per controller).
+    Options: ClassVar[type[ControllerOptions]] = ControllerOptions
+    #: This controller's validated options.
+    options: ControllerOptions
 
-    def __init__(self, space: SearchSpace, *, seed: int = 0) -> None:
-        check_number(self.name or "controller", "seed", seed, integer=True, low=0)
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        seed: int = 0,
+        options: ControllerOptions | Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> None:
+        """``options`` (an ``Options`` or a mapping) and keyword ``fields`` override the defaults."""
+        check_number(self.name or "controller", "seed", seed, integer=True, low=0, high=MAX_SEED)
+        self.options = self.parse_options(options, **fields)
         self.space = space
         self.decisions = space.decisions()
         self.sizes = [len(d.choices) for d in self.decisions]
@@ -91,13 +123,35 @@ class Controller(ABC):
         self.num_failed = 0
         # genotype JSON -> decision vectors proposed for it and not yet observed (FIFO)
         self._pending: dict[str, list[list[int]]] = {}
+        self._setup()
+
+    @classmethod
+    def parse_options(
+        cls, options: ControllerOptions | Mapping[str, Any] | None = None, **fields: Any
+    ) -> ControllerOptions:
+        """Validated ``Options`` from an instance, a mapping and/or keywords; a one-line error otherwise."""
+        if isinstance(options, cls.Options) and not fields:
+            return options
+        if isinstance(options, BaseModel):
+            options = options.model_dump()
+        if options is not None and not isinstance(options, Mapping):
+            raise NasError(f"{cls.name}: options: expected a mapping of option names to values, got {options!r}")
+        data = {**(options or {}), **fields}
+        known = list(cls.Options.model_fields)
+        for key in data:
+            if key not in known:
+                raise NasError(f"{cls.name}: unknown option {key!r} (known: {', '.join(known) or 'none'})")
+        try:
+            return cls.Options.model_validate(data)
+        except ValidationError as exc:
+            raise validation_error(exc, cls.Options, cls.name) from None
 
     # ------------------------------------------------------------------ API
     def propose(self) -> Genotype:
         """The next genotype to evaluate."""
         values = [int(v) for v in self._propose_values()]
         genotype = self.space.from_decisions(values)
-        self._pending.setdefault(genotype.to_json(), []).append(values)
+        self._pending.setdefault(to_json(genotype), []).append(values)
         self.num_proposed += 1
         return genotype
 
@@ -151,6 +205,9 @@ class Controller(ABC):
         self._load_algorithm_state(state["algorithm"])
 
     # ------------------------------------------------------------ subclasses
+    def _setup(self) -> None:  # noqa: B027 - optional hook
+        """Build the algorithm's state from ``self.options`` (called at the end of ``__init__``)."""
+
     @abstractmethod
     def _propose_values(self) -> list[int]:
         """A decision vector (one choice index per decision)."""
@@ -174,7 +231,7 @@ class Controller(ABC):
         return [self.rng.randrange(n) for n in self.sizes]
 
     def _take_pending(self, genotype: Genotype) -> list[int]:
-        key = genotype.to_json()
+        key = to_json(genotype)
         queue = self._pending.get(key)
         if queue:
             values = queue.pop(0)

@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from nas.controllers.base import Controller, check_number
-from nas.errors import NasError
-from search_spaces.base import SearchSpace
+from pydantic import ValidationInfo, field_validator
+
+from nas.config_io import PosInt
+from nas.controllers.base import Controller, ControllerOptions
 
 
 class RegularizedEvolution(Controller):
@@ -26,35 +27,33 @@ class RegularizedEvolution(Controller):
 
     name = "evolution"
 
-    def __init__(
-        self,
-        space: SearchSpace,
-        *,
-        seed: int = 0,
-        population_size: int = 20,
-        sample_size: int = 10,
-        avoid_duplicates: bool = True,
-        max_mutation_tries: int = 50,
-    ) -> None:
-        super().__init__(space, seed=seed)
-        self.population_size = check_number(self.name, "population_size", population_size, integer=True, low=1)
-        self.sample_size = check_number(self.name, "sample_size", sample_size, integer=True, low=1)
-        if sample_size > population_size:
-            raise NasError(
-                f"{self.name}.sample_size: expected at most population_size ({population_size}), got {sample_size}"
-            )
-        if not isinstance(avoid_duplicates, bool):
-            raise NasError(f"{self.name}.avoid_duplicates: expected true or false, got {avoid_duplicates!r}")
-        self.avoid_duplicates = avoid_duplicates
-        self.max_mutation_tries = check_number(self.name, "max_mutation_tries", max_mutation_tries, integer=True, low=1)
+    class Options(ControllerOptions):
+        """Real et al.'s aging evolution; the defaults are a small population for short searches."""
+
+        population_size: PosInt = 20
+        sample_size: PosInt = 10
+        avoid_duplicates: bool = True
+        max_mutation_tries: PosInt = 50
+
+        @field_validator("sample_size")
+        @classmethod
+        def _within_population(cls, value: int, info: ValidationInfo) -> int:
+            population = info.data.get("population_size")
+            if population is not None and value > population:
+                raise ValueError(f"expected at most population_size ({population}), got {value}")
+            return value
+
+    options: Options
+
+    def _setup(self) -> None:
         self.population: list[tuple[list[int], float]] = []  # oldest first
         self.seen: set[tuple[int, ...]] = set()  # evaluated or being evaluated
 
     def _propose_values(self) -> list[int]:
-        if len(self.population) + self.num_pending < self.population_size or not self.population:
+        if len(self.population) + self.num_pending < self.options.population_size or not self.population:
             values = self._fresh(self.random_values)
         else:
-            k = min(self.sample_size, len(self.population))
+            k = min(self.options.sample_size, len(self.population))
             contenders = self.rng.sample(range(len(self.population)), k)
             parent = max(contenders, key=lambda i: (self.population[i][1], i))  # ties: the younger
             parent_values = self.population[parent][0]
@@ -64,8 +63,8 @@ class RegularizedEvolution(Controller):
 
     def _fresh(self, make: Any) -> list[int]:
         values = make()
-        if self.avoid_duplicates:
-            for _ in range(self.max_mutation_tries - 1):
+        if self.options.avoid_duplicates:
+            for _ in range(self.options.max_mutation_tries - 1):
                 if tuple(values) not in self.seen:
                     break
                 values = make()
@@ -78,7 +77,7 @@ class RegularizedEvolution(Controller):
     def _observe_values(self, values: list[int], score: float, metrics: dict[str, float]) -> None:
         self.seen.add(tuple(values))
         self.population.append((list(values), score))
-        if len(self.population) > self.population_size:
+        if len(self.population) > self.options.population_size:
             self.population.pop(0)
 
     def _algorithm_state(self) -> dict[str, Any]:

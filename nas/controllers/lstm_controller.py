@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from nas.controllers.base import Controller, check_number, sample_index
-from search_spaces.base import SearchSpace
+from nas.config_io import NonNegFloat, PosFloat, PosInt
+from nas.controllers.base import Controller, ControllerOptions, Momentum, sample_index
 
 
 class _Policy(nn.Module):
@@ -37,29 +37,22 @@ class LSTMController(Controller):
 
     name = "lstm"
 
-    def __init__(
-        self,
-        space: SearchSpace,
-        *,
-        seed: int = 0,
-        hidden_size: int = 32,
-        learning_rate: float = 0.005,
-        baseline_momentum: float = 0.9,
-        entropy_weight: float = 0.0001,
-        temperature: float = 1.0,
-        tanh_constant: float = 2.5,
-        reward_scale: float = 100.0,
-    ) -> None:
-        super().__init__(space, seed=seed)
-        self.hidden_size = check_number(self.name, "hidden_size", hidden_size, integer=True, low=1)
-        self.learning_rate = check_number(self.name, "learning_rate", learning_rate, low=0, low_open=True)
-        self.baseline_momentum = check_number(self.name, "baseline_momentum", baseline_momentum, low=0, high=1)
-        self.entropy_weight = check_number(self.name, "entropy_weight", entropy_weight, low=0)
-        self.temperature = check_number(self.name, "temperature", temperature, low=0, low_open=True)
-        self.tanh_constant = check_number(self.name, "tanh_constant", tanh_constant, low=0)
-        self.reward_scale = check_number(self.name, "reward_scale", reward_scale, low=0, low_open=True)
-        generator = torch.Generator().manual_seed(seed)
-        self.policy = _Policy(self.sizes, hidden_size)
+    class Options(ControllerOptions):
+        """ENAS' controller settings (temperature, tanh constant, entropy bonus), Adam on the weights."""
+
+        hidden_size: PosInt = 32
+        learning_rate: PosFloat = 0.005
+        baseline_momentum: Momentum = 0.9
+        entropy_weight: NonNegFloat = 0.0001
+        temperature: PosFloat = 1.0
+        tanh_constant: NonNegFloat = 2.5
+        reward_scale: PosFloat = 100.0
+
+    options: Options
+
+    def _setup(self) -> None:
+        generator = torch.Generator().manual_seed(self.seed)
+        self.policy = _Policy(self.sizes, self.options.hidden_size)
         with torch.no_grad():
             for p in self.policy.parameters():
                 p.copy_(torch.rand(p.shape, generator=generator) * 0.2 - 0.1)  # ENAS: uniform(-0.1, 0.1)
@@ -69,9 +62,9 @@ class LSTMController(Controller):
         self.baseline: float | None = None
 
     def _logits(self, h: torch.Tensor, k: int) -> torch.Tensor:
-        logits = self.policy.heads[k](h)[0] / self.temperature
-        if self.tanh_constant:
-            logits = self.tanh_constant * torch.tanh(logits)
+        logits = self.policy.heads[k](h)[0] / self.options.temperature
+        if self.options.tanh_constant:
+            logits = self.options.tanh_constant * torch.tanh(logits)
         return logits
 
     def _run(self, values: list[int] | None) -> tuple[list[int], torch.Tensor, torch.Tensor]:
@@ -100,14 +93,14 @@ class LSTMController(Controller):
         return values
 
     def _observe_values(self, values: list[int], score: float, metrics: dict[str, float]) -> None:
-        reward = score / self.reward_scale
+        reward = score / self.options.reward_scale
         if self.baseline is None:
             self.baseline = reward
         advantage = reward - self.baseline
-        self.baseline = self.baseline_momentum * self.baseline + (1 - self.baseline_momentum) * reward
+        self.baseline = self.options.baseline_momentum * self.baseline + (1 - self.options.baseline_momentum) * reward
         self.policy.zero_grad(set_to_none=True)
         _, log_prob, entropy = self._run(values)
-        loss = -advantage * log_prob - self.entropy_weight * entropy
+        loss = -advantage * log_prob - self.options.entropy_weight * entropy
         loss.backward()
         self._adam_step()
 
@@ -122,7 +115,7 @@ class LSTMController(Controller):
                 self._v[name].mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
                 m_hat = self._m[name] / (1 - b1**self.steps)
                 v_hat = self._v[name] / (1 - b2**self.steps)
-                p.sub_(self.learning_rate * m_hat / (v_hat.sqrt() + eps))
+                p.sub_(self.options.learning_rate * m_hat / (v_hat.sqrt() + eps))
 
     def _algorithm_state(self) -> dict[str, Any]:
         def dump(tensors: Mapping[str, torch.Tensor]) -> dict[str, list[Any]]:

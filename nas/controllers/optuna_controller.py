@@ -22,15 +22,18 @@ import importlib.util
 import math
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 from optuna.trial import TrialState
+from pydantic import BeforeValidator, ValidationInfo, field_validator
 
-from nas.controllers.base import Controller, check_number
+from nas.config_io import PosFloat
+from nas.controllers.base import Controller, ControllerOptions
 from nas.errors import NasError
-from nas.genotype import Genotype
+from nas.genotypes.codec import to_json
+from nas.genotypes.types import Genotype
 from search_spaces.base import SearchSpace
 
 #: Sampler names (lower case, without ``-`` and ``_``) -> (class name, package it needs or None).
@@ -55,34 +58,28 @@ SIZE_OBJECTIVES: tuple[str, ...] = ("params", "flops")
 _SAMPLER_ALIASES = {"nsga2": "nsgaii", "nsga3": "nsgaiii", "cma": "cmaes", "sobol": "qmc", "grid": "bruteforce"}
 
 
-def sampler_key(name: Any) -> str:
-    """The registry key of a sampler name (``CMA-ES`` -> ``cmaes``); unknown names raise."""
+def _sampler_key(name: Any) -> str:
     key = name.lower().replace("-", "").replace("_", "").removesuffix("sampler") if isinstance(name, str) else ""
     key = _SAMPLER_ALIASES.get(key, key)
     if key not in SAMPLERS:
-        known = ", ".join(SAMPLERS)
-        raise NasError(f"optuna.sampler: unknown sampler {name!r} (known: {known})")
+        raise ValueError(f"expected one of {', '.join(SAMPLERS)}, got unknown sampler {name!r}")
     package = SAMPLERS[key][1]
     if package and importlib.util.find_spec(package) is None:
-        raise NasError(f"optuna.sampler: {name!r} needs the Python package {package!r} (pip install {package})")
+        raise ValueError(f"{name!r} needs the Python package {package!r} (pip install {package})")
     return key
 
 
-def make_sampler(name: str, seed: int, options: Mapping[str, Any] | None = None) -> optuna.samplers.BaseSampler:
-    """An Optuna sampler by name, seeded; bad ``options`` are a one-line error."""
-    key = sampler_key(name)
+def _sampler(key: str, seed: int, options: Mapping[str, Any]) -> optuna.samplers.BaseSampler:
     cls = getattr(optuna.samplers, SAMPLERS[key][0])
-    kwargs = dict(options or {})
     try:
         with warnings.catch_warnings():  # QMC, GP and NSGA-III are marked experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return cls(seed=seed, **kwargs)
+            return cls(seed=seed, **options)
     except TypeError as exc:
-        raise NasError(f"optuna.sampler_options: {exc}") from None
+        raise ValueError(f"not accepted by {cls.__name__} ({exc})") from None
 
 
-def check_objectives(objectives: Any) -> list[str]:
-    """``['accuracy']`` optionally followed by size objectives (``params``, ``flops``)."""
+def _objectives(objectives: Any) -> list[str]:
     if isinstance(objectives, str):
         objectives = [objectives]
     if (
@@ -93,8 +90,25 @@ def check_objectives(objectives: Any) -> list[str]:
         or len(set(objectives)) != len(objectives)
     ):
         expected = f"'accuracy' followed by any of {', '.join(SIZE_OBJECTIVES)}"
-        raise NasError(f"optuna.objectives: expected {expected}, got {objectives!r}")
+        raise ValueError(f"expected {expected}, got {objectives!r}")
     return list(objectives)
+
+
+def sampler_key(name: Any) -> str:
+    """The registry key of a sampler name (``CMA-ES`` -> ``cmaes``); unknown names raise."""
+    try:
+        return _sampler_key(name)
+    except ValueError as exc:
+        raise NasError(f"optuna.sampler: {exc}") from None
+
+
+def make_sampler(name: str, seed: int, options: Mapping[str, Any] | None = None) -> optuna.samplers.BaseSampler:
+    """An Optuna sampler by name, seeded; bad ``options`` are a one-line error."""
+    key = sampler_key(name)
+    try:
+        return _sampler(key, seed, dict(options or {}))
+    except ValueError as exc:
+        raise NasError(f"optuna.sampler_options: {exc}") from None
 
 
 def decision_distributions(space: SearchSpace, encoding: str) -> dict[str, BaseDistribution]:
@@ -111,83 +125,95 @@ class OptunaController(Controller):
 
     name = "optuna"
 
-    def __init__(
-        self,
-        space: SearchSpace,
-        *,
-        seed: int = 0,
-        sampler: str = "tpe",
-        sampler_options: Mapping[str, Any] | None = None,
-        objectives: list[str] | str = "accuracy",
-        max_params: float | None = None,
-        max_flops: float | None = None,
-        encoding: str = "auto",
-        storage: str | None = None,
-        study_name: str = "nas",
-    ) -> None:
-        super().__init__(space, seed=seed)
+    class Options(ControllerOptions):
+        """The sampler (by name, with its keyword options), the objectives and budgets, the study's storage."""
+
+        sampler: Annotated[str, BeforeValidator(_sampler_key)] = "tpe"
+        sampler_options: Annotated[dict[str, Any], BeforeValidator(lambda v: {} if v is None else v)] = {}
+        objectives: Annotated[list[str], BeforeValidator(_objectives)] = ["accuracy"]
+        max_params: PosFloat | None = None
+        max_flops: PosFloat | None = None
+        #: How a decision is an Optuna parameter: ``auto`` is ``int`` for CMA-ES (ordered numbers only), else
+        #: categorical.
+        encoding: Literal["auto", "categorical", "int"] = "auto"
+        #: A SQLAlchemy URL (``sqlite:///study.db``, ``postgresql://...``); in memory when unset.
+        storage: str | None = None
+        study_name: str = "nas"
+
+        @field_validator("sampler_options")
+        @classmethod
+        def _sampler_accepts(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+            if "sampler" in info.data:
+                _sampler(info.data["sampler"], 0, value)  # a wrong keyword is refused now, not at the first ask
+            return value
+
+        @property
+        def parameter_encoding(self) -> str:
+            """``categorical`` or ``int`` (``auto`` resolved for the sampler)."""
+            if self.encoding != "auto":
+                return self.encoding
+            return "int" if self.sampler in _NUMERIC_ONLY else "categorical"
+
+        def make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+            """A fresh sampler of these options, seeded."""
+            return _sampler(self.sampler, seed, self.sampler_options)
+
+        @property
+        def constraints(self) -> dict[str, float]:
+            """Size objective -> budget, for the budgets that are set."""
+            budgets = {"params": self.max_params, "flops": self.max_flops}
+            return {k: float(v) for k, v in budgets.items() if v is not None}
+
+    options: Options
+
+    def _setup(self) -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        self.sampler_name = sampler_key(sampler)
-        if sampler_options is not None and not isinstance(sampler_options, Mapping):
-            raise NasError(f"optuna.sampler_options: expected a mapping, got {sampler_options!r}")
-        self.sampler_options = dict(sampler_options or {})
-        make_sampler(self.sampler_name, seed, self.sampler_options)  # validate the options now
-        self.objectives = check_objectives(objectives)
-        self.constraints: dict[str, float] = {}
-        for key, value in (("params", max_params), ("flops", max_flops)):
-            if value is not None:
-                self.constraints[key] = check_number(self.name, f"max_{key}", value, low=0, low_open=True)
-        if encoding not in ("auto", "categorical", "int"):
-            raise NasError(f"optuna.encoding: expected auto, categorical or int, got {encoding!r}")
-        if encoding == "auto":
-            encoding = "int" if self.sampler_name in _NUMERIC_ONLY else "categorical"
-        self.encoding = encoding
-        self.distributions = decision_distributions(space, encoding)
+        self.distributions = decision_distributions(self.space, self.options.parameter_encoding)
         self.names = [d.name for d in self.decisions]
-        self.storage_url = storage
-        self.study_name = study_name
         self.study = self._open_study()
         self._trial_of: dict[str, list[int]] = {}  # genotype JSON -> pending trial numbers (FIFO)
 
     # ------------------------------------------------------------ the study
     @property
     def directions(self) -> list[str]:
-        return ["maximize"] + ["minimize"] * (len(self.objectives) - 1)
+        return ["maximize"] + ["minimize"] * (len(self.options.objectives) - 1)
 
     def _open_study(self) -> optuna.Study:
-        storage: Any = self.storage_url
-        if isinstance(storage, str):
+        url = self.options.storage
+        storage = None  # in memory
+        if url is not None:
             try:
-                storage = optuna.storages.RDBStorage(storage)
+                storage = optuna.storages.RDBStorage(url)
             except Exception as exc:  # bad URL, unreachable database
-                raise NasError(f"optuna.storage: cannot open {storage!r} ({exc.__class__.__name__})") from None
+                raise NasError(f"optuna.storage: cannot open {url!r} ({exc.__class__.__name__})") from None
         study = optuna.create_study(
             storage=storage,
-            study_name=self.study_name,
+            study_name=self.options.study_name,
             directions=self.directions,
-            sampler=make_sampler(self.sampler_name, self.seed, self.sampler_options),
+            sampler=self.options.make_sampler(self.seed),
             load_if_exists=True,
         )
         if [d.name.lower() for d in study.directions] != self.directions:
-            raise NasError(f"optuna: study {self.study_name!r} exists with other objectives than {self.objectives}")
+            name, objectives = self.options.study_name, self.options.objectives
+            raise NasError(f"optuna: study {name!r} exists with other objectives than {objectives}")
         return study
 
     def _ask_seed(self) -> int:
-        if self.sampler_name in _FIXED_SEED:
+        if self.options.sampler in _FIXED_SEED:
             return self.seed
         return (self.seed * 1_000_003 + len(self.study.get_trials(deepcopy=False))) % (2**32)
 
     # ------------------------------------------------------------ API
     def _propose_values(self) -> list[int]:
-        self.study.sampler = make_sampler(self.sampler_name, self._ask_seed(), self.sampler_options)
+        self.study.sampler = self.options.make_sampler(self._ask_seed())
         trial = self.study.ask(self.distributions)
         values = [int(trial.params[n]) for n in self.names]
-        key = self.space.from_decisions(values).to_json()
+        key = to_json(self.space.from_decisions(values))
         self._trial_of.setdefault(key, []).append(trial.number)
         return values
 
     def observe(self, genotype: Genotype, score: float | None, metrics: Mapping[str, float] | None = None) -> None:
-        key = genotype.to_json()
+        key = to_json(genotype)
         numbers = self._trial_of.get(key)
         if numbers:
             number = numbers.pop(0)
@@ -211,9 +237,9 @@ class OptunaController(Controller):
         if score is None or not math.isfinite(float(score)):
             self.study.tell(trial, state=TrialState.FAIL)
             return
-        for key, budget in self.constraints.items():
+        for key, budget in self.options.constraints.items():
             trial.set_constraint(key, self._metric(metrics, key) - budget)
-        values = [float(score)] + [self._metric(metrics, o) for o in self.objectives[1:]]
+        values = [float(score)] + [self._metric(metrics, o) for o in self.options.objectives[1:]]
         self.study.tell(trial, values if len(values) > 1 else values[0])
 
     @staticmethod
@@ -235,7 +261,7 @@ class OptunaController(Controller):
                 {
                     "genotype": self.space.from_decisions(values),
                     "number": t.number,
-                    **{o: v for o, v in zip(self.objectives, t.values)},
+                    **{o: v for o, v in zip(self.options.objectives, t.values)},
                 }
             )
         return sorted(front, key=lambda r: -r["accuracy"])
@@ -243,7 +269,7 @@ class OptunaController(Controller):
     # ------------------------------------------------------------ state
     def _algorithm_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {"pending_trials": {k: list(v) for k, v in self._trial_of.items()}}
-        if self.storage_url is None:  # in memory: the trials are the state
+        if self.options.storage is None:  # in memory: the trials are the state
             state["trials"] = [
                 {
                     "state": t.state.name,
@@ -258,7 +284,7 @@ class OptunaController(Controller):
 
     def _load_algorithm_state(self, state: Mapping[str, Any]) -> None:
         self._trial_of = {k: [int(n) for n in v] for k, v in state["pending_trials"].items()}
-        if self.storage_url is None:
+        if self.options.storage is None:
             self.study = self._open_study()  # a fresh in-memory study, refilled in order
             for t in state["trials"]:
                 trial_state = TrialState[t["state"]]

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from nas.controllers.base import Controller
-from search_spaces.base import SearchSpace
 
 
 class RandomSearch(Controller):
     """Uniform over decision vectors; learns nothing from the scores."""
 
     name = "random"
-
-    def __init__(self, space: SearchSpace, *, seed: int = 0) -> None:
-        super().__init__(space, seed=seed)
 
     def _propose_values(self) -> list[int]:
         return self.random_values()

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from nas.controllers.base import Controller, check_number, sample_index
-from search_spaces.base import SearchSpace
+from nas.config_io import NonNegFloat, PosFloat
+from nas.controllers.base import Controller, ControllerOptions, Momentum, sample_index
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -32,21 +32,17 @@ class Reinforce(Controller):
 
     name = "reinforce"
 
-    def __init__(
-        self,
-        space: SearchSpace,
-        *,
-        seed: int = 0,
-        learning_rate: float = 0.08,
-        baseline_momentum: float = 0.9,
-        entropy_weight: float = 0.0,
-        reward_scale: float = 1.0,
-    ) -> None:
-        super().__init__(space, seed=seed)
-        self.learning_rate = check_number(self.name, "learning_rate", learning_rate, low=0, low_open=True)
-        self.baseline_momentum = check_number(self.name, "baseline_momentum", baseline_momentum, low=0, high=1)
-        self.entropy_weight = check_number(self.name, "entropy_weight", entropy_weight, low=0)
-        self.reward_scale = check_number(self.name, "reward_scale", reward_scale, low=0, low_open=True)
+    class Options(ControllerOptions):
+        """Adam's step size on the logits, the baseline's momentum, the entropy bonus, rewards divided by a scale."""
+
+        learning_rate: PosFloat = 0.08
+        baseline_momentum: Momentum = 0.9
+        entropy_weight: NonNegFloat = 0.0
+        reward_scale: PosFloat = 1.0
+
+    options: Options
+
+    def _setup(self) -> None:
         self.logits = [np.zeros(n) for n in self.sizes]
         self._m = [np.zeros(n) for n in self.sizes]
         self._v = [np.zeros(n) for n in self.sizes]
@@ -61,11 +57,11 @@ class Reinforce(Controller):
         return [sample_index(p.tolist(), self.rng) for p in self.probabilities()]
 
     def _observe_values(self, values: list[int], score: float, metrics: dict[str, float]) -> None:
-        reward = score / self.reward_scale
+        reward = score / self.options.reward_scale
         if self.baseline is None:
             self.baseline = reward
         advantage = reward - self.baseline
-        self.baseline = self.baseline_momentum * self.baseline + (1 - self.baseline_momentum) * reward
+        self.baseline = self.options.baseline_momentum * self.baseline + (1 - self.options.baseline_momentum) * reward
         self.steps += 1
         b1, b2, eps = 0.9, 0.999, 1e-8
         for k, (theta, choice) in enumerate(zip(self.logits, values)):
@@ -73,15 +69,15 @@ class Reinforce(Controller):
             # d(-advantage * log p[choice]) / d theta = advantage * (p - onehot)
             grad = advantage * p
             grad[choice] -= advantage
-            if self.entropy_weight:
+            if self.options.entropy_weight:
                 logp = np.log(p + 1e-12)
                 entropy = -(p * logp).sum()
-                grad += self.entropy_weight * p * (logp + entropy)  # minus the entropy's gradient
+                grad += self.options.entropy_weight * p * (logp + entropy)  # minus the entropy's gradient
             self._m[k] = b1 * self._m[k] + (1 - b1) * grad
             self._v[k] = b2 * self._v[k] + (1 - b2) * grad * grad
             m_hat = self._m[k] / (1 - b1**self.steps)
             v_hat = self._v[k] / (1 - b2**self.steps)
-            self.logits[k] = theta - self.learning_rate * m_hat / (np.sqrt(v_hat) + eps)
+            self.logits[k] = theta - self.options.learning_rate * m_hat / (np.sqrt(v_hat) + eps)
 
     def entropy(self) -> float:
         """Total entropy of the policy (nats): how undecided it still is."""

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import torch
 
 from nas.errors import NasError
-from nas.genotype import Edge, NB201Genotype
+from nas.genotypes.types import Edge, NB201Genotype
 
 __all__ = ["derive_darts_cell", "derive_nb201", "num_darts_edges"]
 

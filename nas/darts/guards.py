@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from nas.darts.supernet import zero_one_loss
-from nas.genotype import DartsGenotype, Genotype, NB201Genotype
+from nas.genotypes.types import DartsGenotype, Genotype, NB201Genotype
 
 SKIP = "skip_connect"
 

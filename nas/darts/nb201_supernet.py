@@ -27,7 +27,7 @@ from nas.darts.derive import derive_nb201
 from nas.darts.mixed_ops import MixedCell, op_kind
 from nas.darts.supernet import WEIGHTINGS, check_ops, op_weights
 from nas.errors import NasError
-from nas.genotype import NB201_OPS, NB201Genotype
+from nas.genotypes.types import NB201_OPS, NB201Genotype
 from nas.networks.nb201_network import ResNetBasicblock, stage_plan
 
 __all__ = ["NB201Supernet"]

@@ -25,8 +25,8 @@ from nas.darts.config import RUN_ONLY_FIELDS, DartsSearchConfig, paper_scale_not
 from nas.darts.guards import skip_counts
 from nas.darts.search_loop import EpochLog, Search, determinism, silent, weights_json
 from nas.errors import NasError
-from nas.formats import load_genotype_file, save_genotype, to_text
-from nas.genotype import Genotype, NB201Genotype
+from nas.genotypes.codec import load_genotype_file, save_genotype, to_text
+from nas.genotypes.types import Genotype, NB201Genotype
 from nas.runs.atomic import read_json, remove_leftovers, write_json, write_text
 from nas.runs.checkpoints import load_checkpoint, save_checkpoint
 from nas.runs.device import resolve_device

@@ -30,8 +30,8 @@ from nas.darts.nb201_supernet import NB201Supernet
 from nas.darts.search_data import arch_stream, load_data, loaders
 from nas.darts.supernet import DartsSupernet
 from nas.errors import NasError
-from nas.formats import from_json, to_dict, to_json, to_text
-from nas.genotype import Genotype, NB201Genotype
+from nas.genotypes.codec import from_json, to_dict, to_json, to_text
+from nas.genotypes.types import Genotype, NB201Genotype
 from nas.nb201_table import NB201Table, find_table
 from nas.runs.atomic import one_line
 from nas.runs.history import History, tensorboard

@@ -42,7 +42,7 @@ from nas.darts.mixed_ops import (
     op_kind,
 )
 from nas.errors import NasError
-from nas.genotype import DARTS_OPS, DARTS_SEARCH_OPS, DartsGenotype
+from nas.genotypes.types import DARTS_OPS, DARTS_SEARCH_OPS, DartsGenotype
 
 __all__ = ["DartsSupernet", "reference_names", "reference_state_dict", "zero_one_loss", "WEIGHTINGS"]
 

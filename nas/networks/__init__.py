@@ -11,7 +11,7 @@ from typing import Any
 from torch import nn
 
 from nas.errors import NasError
-from nas.genotype import DartsGenotype, Genotype, MacroGenotype, NB201Genotype
+from nas.genotypes.types import DartsGenotype, Genotype, MacroGenotype, NB201Genotype
 
 #: Options each genotype kind accepts, so a typo in a config is reported, not ignored.
 BUILD_OPTIONS: dict[str, tuple[str, ...]] = {

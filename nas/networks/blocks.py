@@ -1,9 +1,9 @@
 """The modules of the four classic families, built from the genotype's block records.
 
 Every block accepts any input width, so stages of different families can follow one
-another (the hybrid space). :func:`make_stage` turns one :class:`nas.genotype.Stage`
+another (the hybrid space). :func:`make_stage` turns one :class:`nas.genotypes.types.Stage`
 into a module and returns its output width, which always equals the genotype's own
-:meth:`~nas.genotype.MacroGenotype.feature_shapes` prediction.
+:meth:`~nas.genotypes.types.MacroGenotype.feature_shapes` prediction.
 
 Bias conventions follow the reference networks, because parameter counts must match
 the literature: VGG and Inception convolutions carry a bias (as in the original VGG
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas.errors import NasError
-from nas.genotype import DenseBlock, InceptionBlock, ResNetBlock, Stage, VGGBlock
+from nas.genotypes.types import DenseBlock, InceptionBlock, ResNetBlock, Stage, VGGBlock
 
 __all__ = [
     "DenseLayer",

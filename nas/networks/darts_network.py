@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas.errors import NasError
-from nas.genotype import DartsGenotype, Edge
+from nas.genotypes.types import DartsGenotype, Edge
 from nas.ops import OPS, FactorizedReduce, ReLUConvBN, drop_mask, is_relu_first, parse_memory_format, shareable_key
 
 

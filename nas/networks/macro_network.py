@@ -1,6 +1,6 @@
-"""The network of a :class:`~nas.genotype.MacroGenotype`: stem, stages, head.
+"""The network of a :class:`~nas.genotypes.types.MacroGenotype`: stem, stages, head.
 
-The classic baselines (VGG, GoogLeNet, ResNet, DenseNet; see :mod:`nas.named.classic`)
+The classic baselines (VGG, GoogLeNet, ResNet, DenseNet; see :mod:`nas.genotypes.named.classic`)
 and every macro search-space sample are this one module, so their parameter counts
 and training are directly comparable. The blocks live in :mod:`nas.networks.blocks`.
 
@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from nas.errors import NasError
-from nas.genotype import MacroGenotype
+from nas.genotypes.types import MacroGenotype
 from nas.networks.blocks import make_stage
 
 __all__ = ["AuxiliaryHead", "ClassifierHead", "MacroNetwork", "auxiliary_stage_index"]

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas.errors import NasError
-from nas.genotype import NB201Genotype
+from nas.genotypes.types import NB201Genotype
 from nas.ops import OPS, ReLUConvBN, Zero, is_relu_first, parse_memory_format, shareable_key
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import NasError
-from nas.formats import load_genotype_file, to_text
-from nas.genotype import DartsGenotype, Genotype, NB201Genotype
+from nas.genotypes.codec import load_genotype_file, to_text
+from nas.genotypes.types import DartsGenotype, Genotype, NB201Genotype
 
 
 def _cells(genotype: Genotype) -> dict[str, list[list[tuple[str, int]]]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from nas.genotype import Genotype
+from nas.genotypes.types import Genotype
 
 Echo = Callable[[str], None]
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from nas.data import load_dataset, resolve_data_dir
 from nas.errors import NasError
-from nas.formats import from_dict, save_genotype
+from nas.genotypes.codec import from_dict, save_genotype
 from nas.recipes import load_recipe
 from nas.runs.atomic import write_json
 from nas.runs.rng import seed_everything

@@ -14,10 +14,12 @@ from typing import Any
 
 from torch import nn
 
-from nas import named, zoo
+from nas import zoo
 from nas.errors import NasError
-from nas.formats import from_dict, parse_genotype, to_dict
-from nas.genotype import MacroGenotype
+from nas.genotypes import resolve
+from nas.genotypes.codec import from_dict, to_dict
+from nas.genotypes.resolve import parse_genotype
+from nas.genotypes.types import MacroGenotype
 from nas.networks import build
 
 #: ``model_options`` keys that apply to every genotype of a kind (others name a zoo model).
@@ -57,12 +59,12 @@ def resolve_spec(
     if model is not None:
         if zoo.has_model(model):
             return {"source": "zoo", "name": model, "options": options_for(model_options, kind=None, name=model)}
-        if not named.exists(model):
+        if not resolve.exists(model):
             zoo.create_model(model)  # raises the zoo's error with its suggestions
         genotype = model
     assert genotype is not None
     geno = parse_genotype(genotype)
-    name = genotype if named.exists(genotype) else None
+    name = genotype if resolve.exists(genotype) else None
     return {
         "source": "genotype",
         "kind": geno.kind,

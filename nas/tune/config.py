@@ -3,13 +3,15 @@
 One file says which controller proposes genotypes of which space, how a trial evaluates
 a genotype (train it with the shared trainer on a CIFAR-10 slice, or look it up in the
 NAS-Bench-201 table), and how trials are spread over Ray workers. ``options`` holds the
-options of several controllers at once (``options.evolution``, ``options.reinforce``...):
+options of several controllers at once (``options.evolution``, ``options.reinforce``...),
+each validated against that controller's ``Options`` model (:data:`nas.controllers.OPTIONS`):
 only those of the chosen ``controller`` are used, so ``--set controller=reinforce``
 switches the method without editing the file.
 
 Fields in :data:`RUN_ONLY_FIELDS` say where and how fast the search runs (workers, GPUs,
 the cluster address); a run may be resumed with other values of them, but not with a
-different value of anything else.
+different value of anything else. The options of controllers that are not chosen do
+not count either.
 """
 
 from __future__ import annotations
@@ -25,12 +27,16 @@ from nas.config_io import (
     NonNegInt,
     PosFloat,
     PosInt,
+    Seed,
     apply_overrides,
     no_bool,
     read_yaml,
     validation_error,
 )
+from nas.controllers import OPTIONS, ControllerOptions, controller_class
+from nas.controllers.optuna_controller import OptunaController
 from nas.errors import NasError
+from search_spaces import get_space
 
 RUN_ONLY_FIELDS: frozenset[str] = frozenset(
     {
@@ -86,9 +92,9 @@ class SearchConfig(_Section):
 
     controller: str
     space: str
-    seed: NonNegInt = 0
+    seed: Seed = 0
     num_trials: PosInt = 10
-    options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    options: OPTIONS = Field(default_factory=OPTIONS)
     trial: TrialConfig = Field(default_factory=TrialConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     epochs: PosInt | None = None  # shortcut for trial.epochs (what ``nas search --epochs`` sets)
@@ -119,35 +125,26 @@ class SearchConfig(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> SearchConfig:
-        from nas.controllers import controller_class, controller_options
-        from search_spaces import get_space
-
         name = controller_class(self.controller).name  # unknown names raise with the known ones
         object.__setattr__(self, "controller", name)
         try:
             get_space(self.space)
         except NasError as exc:
             raise NasError(f"space: {exc}") from None
-        for ctrl, opts in self.options.items():
-            known = controller_options(ctrl)
-            for key in opts:
-                if key not in known:
-                    raise NasError(f"options.{ctrl}: unknown option {key!r} (known: {', '.join(known) or 'none'})")
-        from nas.controllers import create_controller
-
-        options = {k: v for k, v in self.options.get(name, {}).items() if k != "storage"}  # no database yet
-        try:
-            create_controller(name, get_space(self.space), seed=self.seed, options=options)  # checks the values
-        except NasError as exc:
-            raise NasError(f"options.{exc}" if str(exc).startswith(name) else f"options.{name}: {exc}") from None
         if self.trial.kind == "nb201_table" and self.space != "nb201":
             raise NasError(f"trial.kind: nb201_table needs space nb201, got {self.space!r}")
         return self
 
     @property
-    def controller_options(self) -> dict[str, Any]:
-        """The options of the chosen controller."""
-        return dict(self.options.get(self.controller, {}))
+    def controller_options(self) -> ControllerOptions:
+        """The options of the chosen controller (its ``Options`` model, defaults filled in)."""
+        return self.options.of(self.controller)
+
+    @property
+    def optuna_options(self) -> OptunaController.Options | None:
+        """The chosen controller's options when it is Optuna (objectives and budgets), else ``None``."""
+        options = self.controller_options
+        return options if isinstance(options, OptunaController.Options) else None
 
     @property
     def trial_epochs(self) -> int | None:
@@ -155,12 +152,31 @@ class SearchConfig(_Section):
 
     @property
     def objectives(self) -> list[str]:
-        objectives = self.controller_options.get("objectives", ["accuracy"]) if self.controller == "optuna" else []
-        return [objectives] if isinstance(objectives, str) else list(objectives or ["accuracy"])
+        """``accuracy`` first, then the size objectives an Optuna search minimises."""
+        return list(self.optuna_options.objectives) if self.optuna_options is not None else ["accuracy"]
+
+    @property
+    def constraints(self) -> dict[str, float]:
+        """Size budgets (``params``/``flops`` -> maximum) a trial must meet to be exported."""
+        return self.optuna_options.constraints if self.optuna_options is not None else {}
 
     def compared(self) -> dict[str, Any]:
-        """The fields that define what the search computes (checked on resume)."""
-        return {k: v for k, v in self.model_dump(mode="json").items() if k not in RUN_ONLY_FIELDS}
+        """What defines what the search computes (checked on resume): all but where and how fast it runs.
+
+        Of ``options`` only the chosen controller's count, with its defaults filled in.
+        """
+        return compared_part(self.model_dump(mode="json"))
+
+
+def compared_part(dumped: Mapping[str, Any]) -> dict[str, Any]:
+    """The compared fields of a dumped (or saved) config; the chosen controller's options resolved.
+
+    Also reads the ``compared`` part that earlier versions saved (all controllers' options, as given).
+    """
+    part = {k: v for k, v in dumped.items() if k not in RUN_ONLY_FIELDS}
+    name = controller_class(part["controller"]).name
+    part["options"] = {name: OPTIONS.model_validate(part.get("options") or {}).of(name).model_dump(mode="json")}
+    return part
 
 
 def load_config(

@@ -2,8 +2,9 @@
 
 :class:`ControllerSearcher` wraps any :mod:`nas.controllers` controller (random,
 evolution, REINFORCE, LSTM): ``suggest`` asks it for a genotype, ``on_trial_complete``
-tells it the trial's score, and ``save``/``restore`` write its whole state as JSON, so a
-restored experiment continues with exactly the controller it had. With a NAS-Bench-201
+tells it the trial's score, and ``get_state``/``set_state`` (Ray's names; ``save`` and
+``restore`` write and read them as a JSON file) hold its whole state, so a restored
+experiment continues with exactly the controller it had. With a NAS-Bench-201
 ``protocol`` it also runs the paper's simulated budget (:class:`nas.nb201_protocol.BudgetedSearch`):
 known cells are answered from the cache without a trial, and it finishes when the next
 query would exceed the budget.
@@ -26,21 +27,23 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
-import os
 import warnings
 from collections.abc import Mapping
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
+import optuna
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
-from nas.controllers import create_controller
-from nas.formats import from_json
-from nas.genotype import Genotype
+from nas.controllers import ControllerOptions, create_controller
+from nas.genotypes.codec import from_json, to_json
+from nas.genotypes.types import Genotype
+from nas.metrics import count_flops, count_parameters
 from nas.nb201_protocol import BudgetedSearch
+from nas.nb201_table import NB201Table
+from nas.runs.atomic import read_json, write_json
 from search_spaces import get_space
 
 #: The metric every trial reports and searchers maximise: best validation top-1 so far (%).
@@ -53,11 +56,13 @@ def trial_key(prefix: str, index: int, genotype_json: str) -> str:
     return f"{prefix}{index:05d}-{digest}"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+@dataclass(frozen=True)
+class TableProtocol:
+    """The NAS-Bench-201 protocol of a table search: the table, the simulated budget, convergence."""
+
+    table: str
+    budget_s: float
+    max_stale: int
 
 
 def _finite(value: Any) -> float | None:
@@ -87,10 +92,10 @@ class ControllerSearcher(Searcher):
         space: str,
         *,
         seed: int = 0,
-        options: Mapping[str, Any] | None = None,
+        options: ControllerOptions | Mapping[str, Any] | None = None,
         max_trials: int | None = None,
         max_concurrent: int = 1,
-        protocol: Mapping[str, Any] | None = None,
+        protocol: TableProtocol | None = None,
         state_file: str | None = None,
         metric: str = METRIC,
         mode: str = "max",
@@ -99,24 +104,19 @@ class ControllerSearcher(Searcher):
         self.controller_name = controller
         self.space_name = space
         self.seed = seed
-        self.options = dict(options or {})
         self.max_trials = max_trials
         self.max_concurrent = max_concurrent
-        self.protocol_options = dict(protocol) if protocol else None
         self.state_file = state_file
-        self.controller = create_controller(controller, get_space(space), seed=seed, options=self.options)
+        self.controller = create_controller(controller, get_space(space), seed=seed, options=options)
+        self.protocol = protocol
         self.search: BudgetedSearch | None = None
-        if self.protocol_options is not None:
-            self.search = BudgetedSearch(
-                self.controller,
-                budget_s=self.protocol_options["budget_s"],
-                max_stale=self.protocol_options["max_stale"],
-            )
+        if protocol is not None:
+            self.search = BudgetedSearch(self.controller, budget_s=protocol.budget_s, max_stale=protocol.max_stale)
         self.live: dict[str, dict[str, Any]] = {}  # Tune trial id -> suggestion
         self.completed: list[dict[str, Any]] = []  # in completion order: trial id, key, score
         self.num_suggested = 0
         self.finished = False
-        self._table: Any = None
+        self._table: NB201Table | None = None
 
     # ---------------------------------------------------------------- Tune API
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
@@ -146,7 +146,7 @@ class ControllerSearcher(Searcher):
                 return Searcher.FINISHED
         else:
             genotype = self.controller.propose()
-        text = genotype.to_json()
+        text = to_json(genotype)
         index = self.num_suggested
         self.num_suggested += 1
         suggestion = {"genotype": text, "key": trial_key("", index, text), "index": index}
@@ -160,33 +160,29 @@ class ControllerSearcher(Searcher):
         genotype = from_json(suggestion["genotype"])
         score = None if error or not result else _finite(result.get(self.metric))
         if self.search is not None:
-            if score is None:
+            if score is None or result is None:
                 self.search.fail(genotype)
             else:
-                self.search.record(
-                    genotype,
-                    score,
-                    float(result["test_accuracy"]),  # type: ignore[index]
-                    float(result["cost_s"]),  # type: ignore[index]
-                    size_metrics(result),
-                )
+                test, cost = float(result["test_accuracy"]), float(result["cost_s"])
+                self.search.record(genotype, score, test, cost, size_metrics(result))
         else:
             self.controller.observe(genotype, score, size_metrics(result))
         self.completed.append({"trial_id": trial_id, "key": suggestion["key"], "score": score})
-        self._write_state()
 
     # ---------------------------------------------------------------- state
-    def state(self) -> dict[str, Any]:
+    def get_state(self) -> dict[str, Any]:
+        """A snapshot of the whole state as JSON data: controller, protocol, live and completed trials."""
         return {
             "controller": self.controller.state_dict(),
             "search": None if self.search is None else self.search.state_dict(),
-            "live": self.live,
-            "completed": self.completed,
+            "live": {k: dict(v) for k, v in self.live.items()},
+            "completed": [dict(c) for c in self.completed],
             "num_suggested": self.num_suggested,
             "finished": self.finished,
         }
 
     def set_state(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`get_state` of a searcher of the same controller, space and seed."""
         self.controller.load_state_dict(state["controller"])
         if self.search is not None and state.get("search") is not None:
             self.search.load_state_dict(state["search"])
@@ -196,22 +192,30 @@ class ControllerSearcher(Searcher):
         self.finished = bool(state["finished"])
 
     def save(self, checkpoint_path: str) -> None:
-        write_json_atomic(Path(checkpoint_path), self.state())
+        """Tune's experiment checkpoint (at most every ``experiment_checkpoint_s``, and at the end)."""
+        state = self.get_state()
+        write_json(checkpoint_path, state, indent=1, sort_keys=True)
+        if self.state_file:
+            write_json(self.state_file, state, indent=1, sort_keys=True)
 
     def restore(self, checkpoint_path: str) -> None:
-        self.set_state(json.loads(Path(checkpoint_path).read_text(encoding="utf-8")))
+        self.set_state(read_json(checkpoint_path, "searcher state"))
 
     def _write_state(self) -> None:
-        """A readable copy of the state in the run directory (the report reads the protocol from it)."""
+        """A readable copy of the state in the run directory (the report reads the protocol from it).
+
+        Written with every experiment checkpoint and when the search finishes, not after every
+        trial: Tune's checkpoint is what a resume reads, and a table trial takes milliseconds.
+        """
         if self.state_file:
-            write_json_atomic(Path(self.state_file), self.state())
+            write_json(self.state_file, self.get_state(), indent=1, sort_keys=True)
 
     # ---------------------------------------------------------------- helpers
     def _cost_of(self, genotype: Genotype) -> float:
         if self._table is None:
-            from nas.nb201_table import NB201Table
-
-            self._table = NB201Table.load(self.protocol_options["table"])  # type: ignore[index]
+            if self.protocol is None:
+                raise ValueError("ControllerSearcher: a cost is only asked for under the NAS-Bench-201 protocol")
+            self._table = NB201Table.load(self.protocol.table)
         return self._table.query(genotype).cost_12ep_s
 
     def __getstate__(self) -> dict[str, Any]:
@@ -250,11 +254,9 @@ def define_by_run(
         else:
             values.append(int(trial.suggest_categorical(d.name, list(range(n)))))
     genotype = s.from_decisions(values)
-    text = genotype.to_json()
+    text = to_json(genotype)
     if trial.user_attrs.get("nas_run") != run_id:  # not a trial re-read after a restore
         if constraints:
-            from nas.metrics import count_flops, count_parameters
-
             model = s.build(genotype, **dict(build_options or {}))
             measured = {"params": float(count_parameters(model))}
             if "flops" in constraints:
@@ -283,8 +285,6 @@ class NasOptunaSearch(OptunaSearch):
 
     def _orphan(self) -> Any:
         """A RUNNING trial of this run's study that no Tune trial holds (asked just before a kill)."""
-        import optuna
-
         held = {t.number for t in self._ot_trials.values()}
         states = (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
         for frozen in self._ot_study.get_trials(deepcopy=False, states=states):
@@ -304,8 +304,6 @@ class NasOptunaSearch(OptunaSearch):
             return super().suggest(trial_id)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        import optuna
-
         if trial_id in self._ot_trials and self._ot_trials[trial_id] is not None:
             if isinstance(self.metric, list) or trial_id in self._completed_trials:
                 return
@@ -316,8 +314,6 @@ class NasOptunaSearch(OptunaSearch):
                     self._ot_trials[trial_id].report(value, int(step))
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        import optuna
-
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
             return
         ot_trial = self._ot_trials[trial_id]

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nas.errors import NasError
-from nas.genotype import DartsGenotype, Genotype, MacroGenotype, NB201Genotype
+from nas.genotypes.types import DartsGenotype, Genotype, MacroGenotype, NB201Genotype
 from nas.runs.atomic import write_bytes
 from nas.viz.layout import draw_matplotlib
 from nas.viz.style import INPUT_FILL, NODE_FILL, OP_COLORS, OUTPUT_FILL, macro_boxes

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import NasError
-from nas.genotype import DartsGenotype, Genotype, MacroGenotype, NB201Genotype
+from nas.genotypes.types import DartsGenotype, Genotype, MacroGenotype, NB201Genotype
 from nas.viz.figures import save_figure
 from nas.viz.style import FAMILY_COLORS, INPUT_FILL, NODE_FILL, OP_COLORS, OUTPUT_FILL, macro_boxes
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nas.genotype import MacroGenotype, Stage
+from nas.genotypes.types import MacroGenotype, Stage
 
 #: Edge colour of each operation (shared by both engines, so the drawings read alike).
 OP_COLORS: dict[str, str] = {

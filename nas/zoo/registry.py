@@ -4,7 +4,7 @@ Two kinds of models share the namespace:
 
 * ``plain``: modules registered with :func:`register_model`, one file each, for the
   networks that cannot be genotypes (see :mod:`nas.zoo`);
-* ``genotype``: every named genotype of kind ``macro`` (:mod:`nas.named.classic`),
+* ``genotype``: every named genotype of kind ``macro`` (:mod:`nas.genotypes.named.classic`),
   built through :func:`nas.networks.build`.
 
 Plain names are looked up first. Names are case-insensitive and ``-`` equals ``_``,
@@ -81,9 +81,9 @@ def _load() -> None:
 
 def _macro_names() -> dict[str, str]:
     """Key -> display name of every named macro genotype."""
-    from nas import named
+    from nas.genotypes import resolve
 
-    return {_key(n): n for n in named.names() if named.get(n).kind == "macro"}
+    return {_key(n): n for n in resolve.names() if resolve.get(n).kind == "macro"}
 
 
 def model_names() -> list[str]:
@@ -142,11 +142,11 @@ def create_model(name: str, num_classes: int = 10, in_channels: int = 3, **kwarg
     _check_positive(in_channels, "in_channels")
     found = _resolve(name)
     if found is None:
-        from nas import named
+        from nas.genotypes import resolve
 
-        if named.exists(name) and named.get(name).kind != "macro":
+        if resolve.exists(name) and resolve.get(name).kind != "macro":
             raise NasError(
-                f"model name {name!r} is a {named.get(name).kind} cell genotype, not a model; "
+                f"model name {name!r} is a {resolve.get(name).kind} cell genotype, not a model; "
                 "build it with nas.networks.build(genotype, channels=..., layers=...)"
             )
         raise _unknown(name)
@@ -163,10 +163,10 @@ def create_model(name: str, num_classes: int = 10, in_channels: int = 3, **kwarg
             ) from None
         return plain.fn(num_classes=num_classes, in_channels=in_channels, **kwargs)
 
-    from nas import named
+    from nas.genotypes import resolve
     from nas.networks import build
 
-    genotype = named.get(ref)
+    genotype = resolve.get(ref)
     if genotype.in_channels != in_channels:
         genotype = dataclasses.replace(genotype, in_channels=in_channels)
     return build(genotype, num_classes=num_classes, **kwargs)
@@ -217,11 +217,11 @@ class ModelInfo:
 
 def list_models() -> list[ModelInfo]:
     """Every zoo model, sorted by family then name (statistics computed lazily)."""
-    from nas import named
+    from nas.genotypes import resolve
 
     _load()
     infos: dict[str, ModelInfo] = {k: ModelInfo(p.name, "plain", p.family) for k, p in _PLAIN.items()}
     for key, display in _macro_names().items():
         if key not in infos:  # plain names shadow genotypes, as in create_model
-            infos[key] = ModelInfo(display, "genotype", named.get(display).family)
+            infos[key] = ModelInfo(display, "genotype", resolve.get(display).family)
     return sorted(infos.values(), key=lambda m: (m.family, _key(m.name)))

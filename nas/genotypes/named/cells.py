@@ -7,8 +7,8 @@ cells (the best CIFAR-10 cell and the collapse cell all ``skip_connect``).
 
 from __future__ import annotations
 
-from nas.genotype import DartsGenotype, NB201Genotype
-from nas.named import register
+from nas.genotypes.named import register
+from nas.genotypes.types import DartsGenotype, NB201Genotype
 
 _C4 = (2, 3, 4, 5)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 
 from nas.errors import NasError
-from nas.genotype import Genotype
+from nas.genotypes.types import Genotype
 
 _REGISTRY: dict[str, Genotype] = {}
 _DISPLAY: dict[str, str] = {}
@@ -32,7 +32,7 @@ def register(name: str, genotype: Genotype) -> Genotype:
 def _load() -> None:
     # Importing the catalogues registers their genotypes; done lazily so that
     # `import nas.named` stays cheap and free of import cycles.
-    from nas.named import cells, classic  # noqa: F401
+    from nas.genotypes.named import cells, classic  # noqa: F401
 
 
 def names() -> list[str]:

@@ -10,8 +10,8 @@ Formats:
   never evaluated;
 * NAS-Bench-201 strings ``|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|...|``.
 
-:func:`parse_genotype` resolves what a user types on the command line: a name, a JSON
-file, a run directory holding ``genotype.json``, DARTS text or an NB201 string.
+What a user types on the command line (a name, a file, a run directory, text) is
+resolved by :mod:`nas.genotypes.resolve`, the only module that knows the named genotypes.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import NasError
-from nas.genotype import (
+from nas.genotypes.types import (
     BLOCK_TYPES,
     SCHEMA_VERSION,
     DartsGenotype,
@@ -337,10 +337,11 @@ def load_genotype_file(path: str | os.PathLike[str]) -> Genotype:
         raise NasError(f"{p}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise NasError(f"{p}: cannot read genotype file ({exc.__class__.__name__})") from None
-    return _parse_text(text, str(p))
+    return parse_text(text, str(p))
 
 
-def _parse_text(text: str, source: str) -> Genotype:
+def parse_text(text: str, source: str) -> Genotype:
+    """JSON, DARTS text or an NB201 string (by its first characters); errors name ``source``."""
     s = text.strip()
     if s.startswith("{"):
         return from_json(s, source)
@@ -355,24 +356,6 @@ def _parse_text(text: str, source: str) -> Genotype:
         except NasError as exc:
             raise NasError(f"{source}: {exc}") from None
     raise NasError(f"{source}: expected JSON, DARTS text (Genotype(...)) or an NB201 string (|op~0|+...)")
-
-
-def parse_genotype(spec: str) -> Genotype:
-    """Resolve what a user typed: a name, a JSON file, a run directory, DARTS text or an NB201 string."""
-    if not isinstance(spec, str) or not spec.strip():
-        raise NasError("genotype: expected a name, a file, DARTS text or an NB201 string, got nothing")
-    s = spec.strip()
-    if s[0] in "{|" or s.startswith("Genotype"):
-        return _parse_text(s, "genotype")
-    if os.path.exists(s):
-        return load_genotype_file(s)
-    from nas import named
-
-    if named.exists(s):
-        return named.get(s)
-    if s.endswith((".json", ".txt")) or os.sep in s:
-        raise NasError(f"{s}: file not found")
-    return named.get(s)  # raises with the nearest names
 
 
 def save_genotype(genotype: Genotype, path: str | os.PathLike[str]) -> Path:

@@ -21,8 +21,8 @@ on even inputs), and VGG's last 2x2 max-pool plus flatten is the head's global m
 
 from __future__ import annotations
 
-from nas.genotype import DenseBlock, Head, InceptionBlock, MacroGenotype, ResNetBlock, Stage, Stem, VGGBlock
-from nas.named import register
+from nas.genotypes.named import register
+from nas.genotypes.types import DenseBlock, Head, InceptionBlock, MacroGenotype, ResNetBlock, Stage, Stem, VGGBlock
 
 # --------------------------------------------------------------------------- #
 # VGG (with batch norm): stages of 3x3 convolutions, 2x2 max-pool between them

@@ -17,13 +17,13 @@ Three kinds cover every search space of the toolkit:
 
 Every constructor validates its arguments and raises :class:`nas.errors.NasError`
 with a one-line message that names the offending field. An invalid genotype
-therefore cannot exist. Serialisation lives in :mod:`nas.formats`.
+therefore cannot exist. Serialisation lives in :mod:`nas.genotypes.codec`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
 from nas.errors import NasError
@@ -83,16 +83,7 @@ class Genotype:
 
     kind: ClassVar[str] = ""
 
-    def to_json(self) -> str:
-        """Canonical JSON (sorted keys, no spaces): equal genotypes give equal text."""
-        from nas.formats import to_json
-
-        return to_json(self)
-
-    def __str__(self) -> str:
-        from nas.formats import to_text
-
-        return to_text(self)
+    # Text forms live in nas.genotypes.codec (to_json, to_text): the types import nothing from it.
 
 
 # --------------------------------------------------------------------------- #
@@ -499,8 +490,3 @@ class MacroGenotype(Genotype):
 
 
 GENOTYPE_KINDS: dict[str, type] = {g.kind: g for g in (DartsGenotype, NB201Genotype, MacroGenotype)}
-
-
-def dataclass_fields(obj_or_cls: Any) -> list[str]:
-    """Names of the dataclass fields (used by the JSON codec)."""
-    return [f.name for f in fields(obj_or_cls)]

@@ -1,0 +1,151 @@
+"""The Ray Tune experiment of one search: its searcher, its scheduler, and the Tuner (new or restored).
+
+The experiment lives in ``RUN_DIR/tune`` (``storage_path`` is the run directory, so
+nothing goes to ``~/ray_results``). When it exists, it is restored: finished trials are
+kept, unfinished ones resume from their checkpoints, and the searcher continues from
+its saved state. This module imports Ray; :mod:`nas.tune.job` imports it only when a
+search runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import pickle
+from pathlib import Path
+from typing import Any
+
+import optuna
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler, TrialScheduler
+from ray.tune.search import Searcher
+
+from nas.errors import NasError
+from nas.runs.atomic import one_line
+from nas.tune import trainable
+from nas.tune.config import SearchConfig
+from nas.tune.progress import TrialLines
+from nas.tune.searchers import METRIC, ControllerSearcher, NasOptunaSearch, TableProtocol, define_by_run
+from nas.tune.settings import TrialSettings
+
+#: Trials a budget-limited (NAS-Bench-201 table) search may ask for: the budget ends it first.
+UNBOUNDED_TRIALS = 1_000_000
+
+
+def trial_dirname(trial: Any) -> str:
+    """Short trial directory names (the default embeds the whole config)."""
+    return f"trial_{trial.trial_id}"
+
+
+def controller_searcher(config: SearchConfig, run_dir: Path, table_path: str | None) -> ControllerSearcher:
+    """Our controller as Tune's searcher; for table trials it also runs the NAS-Bench-201 protocol."""
+    protocol = None
+    if table_path is not None:
+        protocol = TableProtocol(table_path, config.trial.budget_s, config.trial.max_stale)
+    return ControllerSearcher(
+        config.controller,
+        config.space,
+        seed=config.seed,
+        options=config.controller_options,
+        max_trials=config.num_trials,
+        max_concurrent=config.workers,
+        protocol=protocol,
+        state_file=str(run_dir / "controller_state.json"),
+    )
+
+
+def optuna_searcher(config: SearchConfig, run_dir: Path, run_id: str) -> NasOptunaSearch:
+    """Tune's OptunaSearch over the space's decisions, its study in ``RUN_DIR/optuna.db`` unless given."""
+    opts = config.optuna_options
+    if opts is None:
+        raise ValueError(f"optuna_searcher: the controller is {config.controller}, not optuna")
+    url = opts.storage or f"sqlite:///{run_dir / 'optuna.db'}"
+    try:
+        storage = optuna.storages.RDBStorage(url)
+    except Exception as exc:  # a bad URL, an unreachable database
+        raise NasError(f"options.optuna.storage: cannot open {url!r} ({exc.__class__.__name__})") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space_fn = functools.partial(
+        define_by_run,
+        space=config.space,
+        encoding=opts.parameter_encoding,
+        run_id=run_id,
+        constraints=opts.constraints or None,
+        build_options=config.trial.build_options,
+    )
+    single = len(opts.objectives) == 1
+    return NasOptunaSearch(
+        space=space_fn,
+        metric=METRIC if single else [METRIC, *opts.objectives[1:]],
+        mode="max" if single else ["max"] + ["min"] * (len(opts.objectives) - 1),
+        sampler=opts.make_sampler(config.seed),
+        study_name=opts.study_name,
+        storage=storage,
+        run_id=run_id,
+        max_concurrent=config.workers,
+    )
+
+
+def searcher(config: SearchConfig, run_dir: Path, run_id: str, table_path: str | None) -> Searcher:
+    """Optuna's own searcher for trained Optuna searches; our controllers (and the NB201 protocol) otherwise."""
+    if config.optuna_options is not None and config.trial.kind == "train":
+        return optuna_searcher(config, run_dir, run_id)
+    # The NAS-Bench-201 protocol (simulated budget, cache of known cells) lives in
+    # ControllerSearcher; Optuna then runs as our in-process controller behind it.
+    return controller_searcher(config, run_dir, table_path)
+
+
+def scheduler(config: SearchConfig, epochs: int | None) -> TrialScheduler | None:
+    """ASHA or Hyperband over trained epochs; none for table lookups (one report each)."""
+    if config.scheduler.kind == "none" or config.trial.kind != "train":
+        return None
+    max_t = epochs or 1
+    if config.scheduler.kind == "asha":
+        return ASHAScheduler(
+            time_attr="epoch",
+            max_t=max_t,
+            grace_period=min(config.scheduler.grace_period, max_t),
+            reduction_factor=config.scheduler.reduction_factor,
+        )
+    return HyperBandScheduler(time_attr="epoch", max_t=max_t, reduction_factor=config.scheduler.reduction_factor)
+
+
+def _restore(experiment: Path, fn: Any, resume_errored: bool) -> tune.Tuner:
+    try:
+        return tune.Tuner.restore(str(experiment), trainable=fn, resume_errored=resume_errored)
+    except (ImportError, AttributeError, pickle.UnpicklingError) as exc:  # pickled by another version of the code
+        raise NasError(
+            f"{experiment}: the experiment was saved by another version of nas-toolkit ({one_line(exc, 120)}); "
+            "finish it with that version, or use another --out"
+        ) from None
+
+
+def make_tuner(
+    config: SearchConfig, run_dir: Path, run_id: str, settings: TrialSettings, epochs: int | None
+) -> tuple[tune.Tuner, bool]:
+    """The search's Tuner, and whether it was restored from ``RUN_DIR/tune``; ``epochs``: a trial's, when trained."""
+    fn = trainable.nb201_trial if config.trial.kind == "nb201_table" else trainable.train_trial
+    fn = tune.with_resources(
+        tune.with_parameters(fn, settings=settings), {"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial}
+    )
+    experiment = run_dir / "tune"
+    if tune.Tuner.can_restore(str(experiment)):
+        return _restore(experiment, fn, config.resume_errored), True
+    tabular = config.trial.kind == "nb201_table"
+    tune_config = tune.TuneConfig(
+        search_alg=searcher(config, run_dir, run_id, settings.table),
+        scheduler=scheduler(config, epochs),
+        metric=METRIC,
+        mode="max",
+        num_samples=UNBOUNDED_TRIALS if tabular else config.num_trials,
+        reuse_actors=True,
+        trial_dirname_creator=trial_dirname,
+    )
+    run_config = tune.RunConfig(
+        name="tune",
+        storage_path=str(run_dir),
+        verbose=0,
+        failure_config=tune.FailureConfig(max_failures=config.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        callbacks=[TrialLines()],
+    )
+    return tune.Tuner(fn, tune_config=tune_config, run_config=run_config), False
