@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{size}: max |logits - reference| / max |reference| = {check_equivalence(C, layers):.1e} (train mode)")
         size_rows = run_size(size, variants, args.rounds or (8 if size == "small" else 3), args.warmup, args.drop_path)
         if args.memory:
+            # The timings first: the memory phase is slow on a loaded machine and may be cut short.
+            print(json.dumps({"timing": size_rows}), flush=True)
             for r in size_rows:
                 r.update(measure_memory(r["variant"], size, args.drop_path, args.threads))
             ref = next((r for r in size_rows if r["variant"] == "reference"), None)
