@@ -18,7 +18,11 @@ Step kinds (CIFAR-sized inputs, C=16, 8 cells by default):
 ``tests/test_darts_supernet.py`` (the reference ``MixedOp`` formulation, NCHW, its first
 order step back-propagating into every parameter as the reference does).
 
-    python benchmarks/bench_supernet.py --threads 2 --batch-sizes 32,64 --json-out bench.json
+With ``--rounds R`` the whole list of configurations runs R times, in reversed order
+every other round, and each configuration reports the median of its per-round medians
+(so load from other processes on a shared CPU hits every configuration alike).
+
+    python benchmarks/bench_supernet.py --threads 2 --batch-sizes 32,64 --out benchmarks/results/supernet.json
 """
 
 from __future__ import annotations
@@ -31,11 +35,14 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import loadavg, timer, write_result  # noqa: E402
+
 DEFAULT_KINDS = ("weights", "first", "second", "pc4-weights", "pc4-first")
 
 
@@ -113,11 +120,11 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
 
     walls, cpus = [], []
     for i in range(args.steps + 1):
-        t, c = time.perf_counter(), time.process_time()
-        step()
+        with timer() as t:
+            step()
         if i > 0:  # the first step warms up allocators and oneDNN primitives
-            walls.append(time.perf_counter() - t)
-            cpus.append(time.process_time() - c)
+            walls.append(t.wall)
+            cpus.append(t.cpu)
     return {
         "impl": args.impl,
         "kind": kind,
@@ -127,6 +134,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         "best_s": min(walls),
         "median_s": statistics.median(walls),
         "cpu_best_s": min(cpus),
+        "cpu_median_s": statistics.median(cpus),
         "base_rss_gb": base,
         "peak_rss_gb": _peak_gb(),
     }
@@ -172,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--channels", type=int, default=16)
     p.add_argument("--layers", type=int, default=8)
     p.add_argument("--size", type=int, default=32)
-    p.add_argument("--json-out", default=None, help="write the results as JSON here")
+    p.add_argument("--rounds", type=int, default=1, help="repeat every configuration this many times (interleaved)")
+    p.add_argument("--out", "--json-out", dest="out", default=None, help="write the results here (with the machine)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--kind", default="weights", help=argparse.SUPPRESS)
     p.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
@@ -183,28 +192,48 @@ def main(argv: list[str] | None = None) -> int:
     impls = ["lean", "reference"] if args.impl == "both" else args.impl.split(",")
     batches = [int(b) for b in args.batch_sizes.split(",") if b]
     kinds = [k for k in args.kinds.split(",") if k]
-    results = []
+    configs = [
+        (impl, kind, batch)
+        for impl in impls
+        for kind in kinds
+        for batch in batches
+        if not (kind.endswith("second") and batch != args.second_order_batch)
+    ]
+    load_before = loadavg()
+    runs: dict[tuple[str, str, int], list[dict[str, Any]]] = {c: [] for c in configs}
     print(f"{'impl':10s} {'step':14s} {'batch':>5s} {'best s':>8s} {'median s':>9s} {'cpu s':>7s} {'peak GB':>8s}")
-    for impl in impls:
-        for kind in kinds:
-            for batch in batches:
-                if kind.endswith("second") and batch != args.second_order_batch:
-                    continue
-                r = run_config(args, impl, kind, batch)
-                results.append(r)
-                if "error" in r:
-                    print(f"{impl:10s} {kind:14s} {batch:5d} error: {r['error']}")
-                    continue
-                print(
-                    f"{impl:10s} {kind:14s} {batch:5d} {r['best_s']:8.2f} {r['median_s']:9.2f} "
-                    f"{r['cpu_best_s']:7.2f} {r['peak_rss_gb']:8.2f}",
-                    flush=True,
-                )
+    for rnd in range(args.rounds):
+        for impl, kind, batch in configs if rnd % 2 == 0 else configs[::-1]:
+            r = run_config(args, impl, kind, batch)
+            runs[(impl, kind, batch)].append(r)
+            if "error" in r:
+                print(f"{impl:10s} {kind:14s} {batch:5d} error: {r['error']}")
+                continue
+            print(
+                f"{impl:10s} {kind:14s} {batch:5d} {r['best_s']:8.2f} {r['median_s']:9.2f} "
+                f"{r['cpu_best_s']:7.2f} {r['peak_rss_gb']:8.2f}",
+                flush=True,
+            )
+    results = []
+    for rs in runs.values():
+        ok = [r for r in rs if "error" not in r]
+        if not ok:
+            results.append(rs[-1])
+            continue
+        row = dict(ok[0])
+        for key in ("best_s", "cpu_best_s"):
+            row[key] = min(r[key] for r in ok)
+        for key in ("median_s", "cpu_median_s", "peak_rss_gb", "base_rss_gb"):
+            row[key] = statistics.median(r[key] for r in ok)
+        row["rounds"] = len(ok)
+        row["median_s_per_round"] = [round(r["median_s"], 3) for r in ok]
+        results.append(row)
     doc = {"threads": args.threads, "channels": args.channels, "layers": args.layers, "size": args.size,
-           "memory": "peak RSS (ru_maxrss) of a fresh subprocess per configuration", "results": results}  # fmt: skip
+           "memory": "peak RSS (ru_maxrss) of a fresh subprocess per configuration",
+           "loadavg_before": load_before, "loadavg_after": loadavg(), "results": results}  # fmt: skip
     print(json.dumps(doc))
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(doc, indent=2) + "\n")
+    if args.out:
+        print("wrote", write_result(args.out, doc))
     return 0
 
 

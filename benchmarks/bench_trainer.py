@@ -13,7 +13,7 @@ the wall clock swings by tens of percent between rounds; the CPU time of a 1-thr
 run moves less (its best round is reported), so ``--threads 1`` with the CPU-time
 overhead is the fairer comparison there.
 
-    python benchmarks/bench_trainer.py --steps 10 --rounds 3 --json-out bench.json
+    python benchmarks/bench_trainer.py --steps 10 --rounds 3 --out benchmarks/results/trainer.json
 """
 
 from __future__ import annotations
@@ -23,13 +23,17 @@ import copy
 import json
 import os
 import statistics
-import time
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
-import torch
-from torch import nn
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nas.trainer import Engine, TrainConfig
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from benchmarks._common import interleave, loadavg, timer, write_result  # noqa: E402
+from nas.trainer import Engine, TrainConfig  # noqa: E402
 
 
 def make_model(name: str) -> nn.Module:
@@ -60,9 +64,9 @@ def timed(fn: Callable[[list], object]) -> Runner:
     """Wrap ``fn(batches)`` to return (wall seconds, process CPU seconds)."""
 
     def run(batches: list) -> tuple[float, float]:
-        wall, cpu = time.perf_counter(), time.process_time()
-        fn(batches)
-        return time.perf_counter() - wall, time.process_time() - cpu
+        with timer() as t:
+            fn(batches)
+        return t.wall, t.cpu
 
     return run
 
@@ -108,20 +112,12 @@ def measure(args: argparse.Namespace, name: str) -> list[dict]:
     compile_s = None
     if args.compile:
         runner = trainer_runner(copy.deepcopy(base), config.model_copy(update={"compile": True}), args.steps)
-        start = time.perf_counter()
-        runner(warm)  # first call compiles
-        compile_s = time.perf_counter() - start
+        compile_s, _ = runner(warm)  # first call compiles
         variants["trainer + compile"] = runner
     for runner in variants.values():
         runner(warm)
-    wall: dict[str, list[float]] = {k: [] for k in variants}
-    cpu: dict[str, list[float]] = {k: [] for k in variants}
-    order = list(variants)
-    for r in range(args.rounds):
-        for key in order if r % 2 == 0 else reversed(order):
-            w, c = variants[key](batches)
-            wall[key].append(w)
-            cpu[key].append(c)
+    samples = interleave({k: (lambda run=run: run(batches)) for k, run in variants.items()}, args.rounds)
+    wall, cpu = samples.wall, samples.cpu
     images = args.steps * args.batch_size
     # Wall: the median round. CPU: the fastest round (contention only ever adds CPU time, as in timeit).
     bare_wall, bare_cpu = statistics.median(wall["bare loop"]), min(cpu["bare loop"])
@@ -154,9 +150,10 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--compile", action="store_true", help="also time torch.compile (slow to compile on CPU)")
     p.add_argument("--no-channels-last", action="store_true")
-    p.add_argument("--json-out", help="also write the JSON here")
+    p.add_argument("--out", "--json-out", dest="out", help="also write the results here (with the machine)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    load_before = loadavg()
     rows = []
     for name in args.models.split(","):
         rows += measure(args, name.strip())
@@ -179,12 +176,13 @@ def main() -> None:
         "steps": args.steps,
         "rounds": args.rounds,
         "load_average": load,
+        "loadavg_before": load_before,
+        "loadavg_after": loadavg(),
         "rows": rows,
     }
     print(json.dumps(doc, indent=2))
-    if args.json_out:
-        with open(args.json_out, "w", encoding="utf-8") as handle:
-            json.dump(doc, handle, indent=2)
+    if args.out:
+        print("wrote", write_result(args.out, doc))
 
 
 if __name__ == "__main__":

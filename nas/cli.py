@@ -27,6 +27,16 @@ COMMAND_MODULES: tuple[str, ...] = (
     "nas.commands.score",  # score (zero-cost proxies)
 )
 
+#: Quick commands that get a parser with only their own module: their start-up would otherwise be
+#: dominated by the other command modules' imports (torch above all, ~2 s). Any other first
+#: argument (``--help``, a typo, the other commands) builds the full parser.
+LIGHT_COMMANDS: dict[str, str] = {
+    "spaces": "nas.commands.genotypes",
+    "show": "nas.commands.genotypes",
+    "convert": "nas.commands.genotypes",
+    "sample": "nas.commands.genotypes",
+}
+
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (``nas CMD: error: ...``) like every other error, not a usage dump."""
@@ -35,17 +45,20 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``nas`` parser; for a :data:`LIGHT_COMMANDS` ``command``, with that command's module only."""
     parser = OneLineParser(prog="nas", description="Neural architecture search toolkit for CIFAR-10.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module_name in COMMAND_MODULES:
+    light = LIGHT_COMMANDS.get(command or "")
+    for module_name in (light,) if light else COMMAND_MODULES:
         importlib.import_module(module_name).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)

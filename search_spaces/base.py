@@ -19,13 +19,13 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from nas.errors import NasError
 from nas.genotypes.types import Genotype
-from nas.networks import build as build_network
+
+if TYPE_CHECKING:  # only an annotation here: importing torch costs `nas sample`/`nas spaces` ~2 s of start-up
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,9 @@ class SearchSpace(ABC):
         """The network of ``genotype`` with this space's default settings, overridable."""
         settings = self.default_settings()
         merged = {**settings.build_options, **options}
+        # Local: nas.networks imports torch, which `nas sample`/`nas spaces` never need (start-up).
+        from nas.networks import build as build_network
+
         return build_network(genotype, num_classes=num_classes or settings.num_classes, **merged)
 
     def check_decisions(self, values: Sequence[int]) -> list[int]:

@@ -297,6 +297,45 @@ def test_darts_forward_equals_plain_forward(genotype: DartsGenotype, memory_form
         torch.testing.assert_close(net(x), _plain_darts_forward(net, x))
 
 
+def _faithful_reference() -> object:
+    # The benchmarks' yardstick (benchmarks/_darts_reference.py), loaded by path: benchmarks/ is not a package.
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "_darts_reference.py"
+    spec = importlib.util.spec_from_file_location("_darts_reference", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("genotype", [DARTS_V2, AMOEBANET, ALL_OPS], ids=["v2", "amoeba", "all"])
+@pytest.mark.parametrize("memory_format", ["channels_last", "contiguous"])
+def test_darts_training_step_equals_the_faithful_reference(genotype: DartsGenotype, memory_format: str) -> None:
+    """Outputs and every gradient of a training forward (drop-path, auxiliary head) equal the reference network's."""
+    ref_mod = _faithful_reference()
+    torch.manual_seed(0)
+    net = DartsNetwork(genotype, 4, 5, auxiliary=True, drop_path_prob=0.3, memory_format=memory_format).double()
+    ref = ref_mod.ReferenceNetworkCIFAR(4, 10, 5, True, genotype, 0.3).double()
+    ref.load_state_dict(net.state_dict())
+    x = torch.randn(6, 3, 32, 32, dtype=torch.float64)
+    outs = []
+    for model in (net, ref):
+        model.train()
+        torch.manual_seed(1)  # the same drop-path masks: both draw one per dropped edge, in edge order
+        logits, aux = model(x)
+        (logits.square().sum() + 0.4 * aux.square().sum()).backward()
+        outs.append((logits, aux, {n: p.grad for n, p in model.named_parameters()}))
+    (a, a_aux, a_grads), (b, b_aux, b_grads) = outs
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(a_aux, b_aux)
+    assert a_grads.keys() == b_grads.keys()
+    for name in a_grads:
+        torch.testing.assert_close(a_grads[name], b_grads[name], msg=name)
+    for name, buf in ref.named_buffers():  # batch-norm running statistics too
+        torch.testing.assert_close(dict(net.named_buffers())[name], buf, msg=name)
+
+
 def test_darts_tiny_train_and_eval() -> None:
     torch.manual_seed(0)
     net = DartsNetwork(DARTS_V2, channels=8, layers=5, auxiliary=True, drop_path_prob=0.3, num_classes=7)
