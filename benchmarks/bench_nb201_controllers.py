@@ -430,7 +430,9 @@ def markdown(reports: dict[str, dict[str, Any]]) -> str:
         "seed-averaged 12-epoch validation accuracy, where the paper samples one training seed per query; "
         "the reported number is the 200-epoch CIFAR-10 test accuracy of the best-reward cell. "
         "Tuned options: `experiments/nb201_controllers.yaml` (validation-only tuning on seeds 10000+, "
-        "`benchmarks/results/nb201_tuning.md`). Rows were produced by:",
+        "`benchmarks/results/nb201_tuning.md`). A row marked `(= paper)` has the paper's options, so it is the "
+        "paper row. Time per search is the wall time in a worker process on a shared machine: it says how long a "
+        "search takes, not which controller is faster. Rows were produced by:",
         "",
     ]
     rows = [r for report in reports.values() for r in report["rows"]]  # each with provenance and seeds
