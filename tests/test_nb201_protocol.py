@@ -270,3 +270,14 @@ def test_paper_settings_are_valid_options_of_every_controller() -> None:
         create_controller(name, get_space("nb201"), seed=0, options=options)
     assert PAPER_OPTIONS["evolution"]["population_size"] == 10 and PAPER_OPTIONS["evolution"]["sample_size"] == 3
     assert PAPER_OPTIONS["reinforce"]["learning_rate"] == 0.5 and PAPER_OPTIONS["reinforce"]["baseline_momentum"] == 0.9
+
+
+def test_tuned_options_are_what_the_committed_tuning_chose_on_validation_seeds() -> None:
+    log = json.loads((REPO / "benchmarks" / "results" / "nb201_tuning.json").read_text(encoding="utf-8"))
+    assert log["chosen"] == _tuned_options()
+    assert log["seeds"][0] >= 500  # disjoint from the reported seeds 0..499
+    assert "c10_test" not in log["objective"] and "c10_valid" in log["objective"]
+    assert all("test" not in key for point in log["points"] for key in point)
+    for name, options in log["chosen"].items():
+        best = max((p for p in log["points"] if p["controller"] == name), key=lambda p: p["objective_mean"])
+        assert best["options"] == options
