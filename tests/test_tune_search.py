@@ -284,7 +284,7 @@ def test_config_options_are_typed_with_defaults_and_alias_keys(tmp_path: Path) -
     cfg = load_config_file(REPO / "experiments" / "nb201_controllers.yaml")
     opts = cfg.controller_options
     assert isinstance(opts, RegularizedEvolution.Options)
-    assert (opts.population_size, opts.sample_size, opts.max_mutation_tries) == (30, 15, 50)  # file, file, default
+    assert (opts.population_size, opts.sample_size, opts.max_mutation_tries) == (20, 10, 50)  # file, file, default
     with pytest.raises(ValueError):
         opts.population_size = 3  # frozen
     raw = {"controller": "rea", "space": "nb201", "options": {"regularized-evolution": {"population_size": 7}}}
