@@ -15,7 +15,11 @@ time, the per-trial overhead (slot time not spent in a trial's training, per tri
 Rounds are interleaved (1 node, 2 nodes, local, then again) and medians reported; the
 cluster start-up is timed apart. Target: 2 nodes >= 1.7x the 1-node throughput.
 
-    python benchmarks/bench_cluster.py --data-dir ../shared/data [--rounds 2] [--trials 6]
+    python benchmarks/bench_cluster.py --data-dir ../shared/data [--rounds 2] [--trials 6] \
+        [--epochs 2] [--train-subset 600]
+
+Longer CPU-bound trials (``--epochs``, ``--train-subset``) make the per-trial start-up
+(process start, ``import torch``) a smaller share of each trial.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from ray_cluster import Cluster, ray_env  # noqa: E402
+from search_runs import search_config as tiny_search  # noqa: E402
 
 SETUPS = ("1 node x 1 CPU", "2 nodes x 1 CPU", "local, 2 workers")
 
@@ -57,28 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def search_config(args: argparse.Namespace, workers: int) -> dict[str, Any]:
-    return {
-        "controller": "random",
-        "space": "nb201",
-        "seed": 0,
-        "num_trials": args.trials,
-        "trial": {
-            "kind": "train",
-            "recipe": "quick",
-            "epochs": args.epochs,
-            "train": {
-                "train_subset": args.train_subset,
-                "val_fraction": 0.2,
-                "test_subset": 200,
-                "batch_size": 50,
-                "tensorboard": False,
-            },
-            "build_options": {"channels": 8, "cells_per_stage": 1},
-        },
-        "workers": workers,
-        "cpus_per_trial": 1,
-        "data_dir": args.data_dir,
-    }
+    """The tests' CPU-sized trial recipe (tests/search_runs.py), sized by ``--trials/--epochs/--train-subset``."""
+    return tiny_search(args.data_dir, num_trials=args.trials, epochs=args.epochs, train_subset=args.train_subset,
+                       test_subset=200, workers=workers, cpus_per_trial=1)  # fmt: skip
 
 
 def run_search(cfg: dict[str, Any], work: Path, name: str, address: str | None) -> dict[str, Any]:

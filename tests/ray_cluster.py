@@ -100,28 +100,41 @@ class Cluster:
     port: int = field(default_factory=free_port)
     nodes: list[Node] = field(default_factory=list)
 
+    #: The head's IP address, and a command prefix for drivers that ask the cluster (e.g. ``ip netns exec NS``).
+    head_ip: str = "127.0.0.1"
+    driver_prefix: tuple[str, ...] = ()
+
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.head_ip}:{self.port}"
 
-    def _start(self, args: list[str], name: str, head: bool) -> Node:
+    def _start(self, args: list[str], name: str, head: bool, prefix: tuple[str, ...] = ()) -> Node:
         log = self.root / f"{name}.log"
         with log.open("w") as out:
-            proc = subprocess.Popen([RAY, "start", *args, "--block", "--disable-usage-stats"], env=ray_env(),
+            proc = subprocess.Popen([*prefix, RAY, "start", *args, "--block", "--disable-usage-stats"], env=ray_env(),
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         node = Node(proc, log, head)
         self.nodes.append(node)
         return node
 
-    def start_head(self, num_cpus: int = 1, num_gpus: int = 0) -> Node:
+    def start_head(self, num_cpus: int = 1, num_gpus: int = 0, prefix: tuple[str, ...] = ()) -> Node:
+        """The head at ``head_ip``; ``prefix`` runs it elsewhere (``("ip", "netns", "exec", NS)``)."""
         return self._start(["--head", "--port", str(self.port), "--num-cpus", str(num_cpus), "--num-gpus",
                             str(num_gpus), "--temp-dir", str(self.root), "--include-dashboard=false",
-                            "--node-ip-address", "127.0.0.1"], "head", head=True)  # fmt: skip
+                            "--node-ip-address", self.head_ip], "head", head=True, prefix=prefix)  # fmt: skip
 
-    def add_node(self, num_cpus: int = 1, num_gpus: int = 0) -> Node:
+    def add_node(
+        self, num_cpus: int = 1, num_gpus: int = 0, ip: str = "127.0.0.1", prefix: tuple[str, ...] = ()
+    ) -> Node:
+        """A node joining the head, with its own IP address (``ip``) when ``prefix`` puts it on another host."""
         name = f"node{len(self.nodes)}"
         return self._start(["--address", self.address, "--num-cpus", str(num_cpus), "--num-gpus", str(num_gpus),
-                            "--node-ip-address", "127.0.0.1"], name, head=False)  # fmt: skip
+                            "--node-ip-address", ip], name, head=False, prefix=prefix)  # fmt: skip
+
+    def ask(self, script: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run ``script`` (argv[1] is the address) as a driver of this cluster."""
+        return subprocess.run([*self.driver_prefix, sys.executable, "-c", script, self.address], env=ray_env(),
+                              capture_output=True, text=True, timeout=timeout)  # fmt: skip
 
     def wait_for(self, alive: int, timeout: float = 120) -> None:
         """Until ``alive`` nodes are registered and alive (asked through ``ray status`` style state)."""
@@ -135,8 +148,7 @@ class Cluster:
             for node in self.nodes:
                 if node.proc.poll() is not None:
                     raise RuntimeError(f"a Ray node exited: {node.log.read_text()[-2000:]}")
-            proc = subprocess.run([sys.executable, "-c", script, self.address], env=ray_env(), capture_output=True,
-                                  text=True, timeout=120)  # fmt: skip
+            proc = self.ask(script)
             seen = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
             if seen == str(alive):
                 return

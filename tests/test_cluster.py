@@ -6,7 +6,6 @@ CUDA_VISIBLE_DEVICES Ray gave it. Every test leaves no process of its nodes or d
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -18,13 +17,11 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from ray_cluster import Cluster, ray_env, session_pids
+from search_runs import assert_no_repeats, finish, kill_session, nas_search, search_config, write
 
 from nas.runs import device as device_mod
 from nas.runs.device import resolve_device
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_assigned_gpus_without_cuda_fall_back_to_cpu_with_one_line(
@@ -48,62 +45,6 @@ def test_assigned_gpus_without_cuda_fall_back_to_cpu_with_one_line(
 # --------------------------------------------------------------------------- #
 
 
-def search_config(data_dir: Path, **extra: object) -> dict:
-    """A CPU-sized real-CIFAR-10 random search: 200 training images, tiny NB201 networks."""
-    cfg: dict = {
-        "controller": "random",
-        "space": "nb201",
-        "seed": 0,
-        "num_trials": 4,
-        "trial": {
-            "kind": "train",
-            "recipe": "quick",
-            "epochs": 1,
-            "train": {"train_subset": 200, "val_fraction": 0.2, "test_subset": 100, "batch_size": 50,
-                      "tensorboard": False},
-            "build_options": {"channels": 8, "cells_per_stage": 1},
-        },
-        "workers": 2,
-        "cpus_per_trial": 1,
-        "data_dir": str(data_dir),
-    }  # fmt: skip
-    for key, value in extra.items():
-        if key == "epochs":
-            cfg["trial"]["epochs"] = value
-        else:
-            cfg[key] = value
-    return cfg
-
-
-def nas_search(config: Path, run: Path, *flags: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "nas.cli", "search", "--config", str(config), "--out", str(run), "--no-progress"]
-    env = ray_env(PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
-    return subprocess.Popen([*cmd, *flags], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)  # fmt: skip
-
-
-def finish(proc: subprocess.Popen, timeout: float = 600) -> str:
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    finally:
-        kill_session(proc)
-    assert proc.returncode == 0, out[-3000:]
-    return out
-
-
-def kill_session(proc: subprocess.Popen) -> None:
-    """SIGKILL a driver and whatever it started in its session (Ray's agents of an embedded instance)."""
-    for pid in [proc.pid, *session_pids(proc.pid)]:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-
-
-def write(path: Path, cfg: dict) -> Path:
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
-
 def board(run: Path) -> list[dict]:
     rows = json.loads((run / "leaderboard.json").read_text())
     for r in rows:  # the node each trial trained on, from the trainer's record of its run
@@ -122,13 +63,6 @@ def node_ids(cluster: Cluster) -> dict[str, str]:
     out = subprocess.run([sys.executable, "-c", script, cluster.address], env=ray_env(), capture_output=True,
                          text=True, timeout=120).stdout  # fmt: skip
     return {k: "head" if v else "worker" for k, v in json.loads(out.strip().splitlines()[-1]).items()}
-
-
-def assert_no_repeats(run: Path, rows: list[dict], epochs: int) -> None:
-    assert len({r["key"] for r in rows}) == len(rows)
-    for r in rows:
-        lines = (run / "trials" / r["key"] / "train" / "metrics.jsonl").read_text().splitlines()
-        assert [json.loads(x)["epoch"] for x in lines] == list(range(1, epochs + 1))  # no epoch trained twice
 
 
 @pytest.fixture(scope="module")
@@ -193,43 +127,42 @@ def test_search_on_a_two_node_cluster_survives_its_driver_and_runs_on_both(
 def test_fractional_gpus_run_four_trials_at_once_on_the_cpu(
     tmp_path: Path, cifar10_dir: Path, cluster: Cluster
 ) -> None:
-    # A third node declares 2 GPUs it does not have, and this machine's 2 cores (a raylet starts
-    # at most num_cpus worker processes at a time; with 1 CPU the four trials would start ~10 s
-    # apart, each importing torch, and the first would be done before the last began).
+    # A third node declares 2 GPUs it does not have and 4 CPUs (this machine has 2 cores): a
+    # raylet starts at most num_cpus worker processes at a time, so all four 1-CPU 0.5-GPU
+    # trials come up together. Their processes still begin training up to ~20 s apart (four
+    # import torch and load images at once on 2 cores), so each trains for longer than that
+    # (6 epochs of 3000 images, ~25 s alone, ~4 at once).
     before = set(node_ids(cluster))
-    gpu_node = cluster.add_node(num_cpus=2, num_gpus=2)
+    gpu_node = cluster.add_node(num_cpus=4, num_gpus=2)
     try:
         cluster.wait_for(3)
         (gpu_id,) = set(node_ids(cluster)) - before
-        cfg = search_config(cifar10_dir, workers=4, cpus_per_trial=0.25, epochs=4)
-        cfg["trial"]["train"]["train_subset"] = 400
+        cfg = search_config(cifar10_dir, workers=4, cpus_per_trial=1, epochs=6, train_subset=3000)
         config = write(tmp_path / "c.yaml", cfg)
         run = tmp_path / "run"
         out = finish(nas_search(config, run, "--address", cluster.address, "--gpus-per-trial", "0.5"))
+        logs = {p.resolve() for p in cluster.root.glob("session_*/logs/worker-*.err")}  # session_latest: a link
+        warnings = [w for log in logs for w in log.read_text(errors="replace").splitlines() if "CUDA_VISIBLE" in w]
     finally:
         gpu_node.kill()
         cluster.nodes.remove(gpu_node)
     rows = board(run)
     assert len(rows) == 4 and all(r["status"] == "completed" for r in rows)
     assert {r["node"] for r in rows} == {gpu_id}  # only the node with (declared) GPUs can take them
-    starts, ends, visible = [], [], []
+    intervals, visible = [], []
     for r in rows:
         train = run / "trials" / r["key"] / "train"
         doc = json.loads((train / "config.json").read_text())
         assert doc["environment"]["device"] == "cpu"  # no CUDA here: the trainer fell back
         visible.append(doc["environment"]["cuda_visible_devices"])
-        starts.append((train / "config.json").stat().st_mtime)  # written when the trial starts training
-        ends.append((train / "result.json").stat().st_mtime)  # written when it has finished
+        # written when the trial starts training, and when it has finished
+        intervals.append(((train / "config.json").stat().st_mtime, (train / "result.json").stat().st_mtime))
     assert sorted(visible) == ["0", "0", "1", "1"]  # two trials per declared GPU, each told which one
-    # Trials training at once: Ray admits all four (0.5 GPU each on 2 GPUs), but on this 2-core
-    # machine their processes come up ~16 s apart (each imports torch and loads the images), so
-    # a CPU-sized trial may end before the fourth begins; at least three are seen together.
-    events = sorted([(t, 1) for t in starts] + [(t, -1) for t in ends])
-    running = peak = 0
-    for _, step in events:
-        running += step
-        peak = max(peak, running)
-    assert peak >= 3, (starts, ends)
+    # all four trained at once: the last to start began before the first to end had finished
+    assert max(s for s, _ in intervals) < min(e for _, e in intervals), intervals
+    # each trial process said once that it was given a GPU it cannot use, and which one
+    expected = [f"warning: CUDA_VISIBLE_DEVICES={v} is set but CUDA is not available here; using cpu" for v in visible]
+    assert sorted(warnings) == sorted(expected), warnings
     assert "Traceback" not in out
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import pg_server
 import pytest
 from conftest import missing_resource
+from ray_cluster import session_pids
+from search_runs import assert_no_repeats, finish, kill_session, nas_search, search_config, write
 
 from nas.errors import NasError
 from nas.search_jobs.storage import open_storage
@@ -140,67 +142,56 @@ def test_two_processes_share_one_study_and_a_killed_one_resumes(tmp_path: Path, 
 @pytest.mark.ray
 @pytest.mark.data
 @pytest.mark.slow
-def test_two_nas_search_runs_share_one_postgres_study(tmp_path: Path, pg_url: str, cifar10_dir: Path) -> None:
+def test_two_nas_search_runs_share_one_postgres_study_and_a_killed_one_resumes(
+    tmp_path: Path, pg_url: str, cifar10_dir: Path
+) -> None:
+    """Two ``nas search`` processes on one study; SIGKILL one mid-search, the other finishes, the same
+    command run again finishes the killed one without training any of its finished trials again."""
     import optuna
-    import yaml
 
-    name = f"nas-{uuid.uuid4().hex[:8]}"
-    cfg = {
-        "controller": "optuna",
-        "space": "nb201",
-        "seed": 0,
-        "num_trials": 3,
-        "options": {"optuna": {"study_name": name, "sampler": "random"}},
-        "trial": {
-            "kind": "train",
-            "recipe": "quick",
-            "epochs": 1,
-            "train": {"train_subset": 200, "val_fraction": 0.2, "test_subset": 100, "batch_size": 50,
-                      "tensorboard": False},
-            "build_options": {"channels": 8, "cells_per_stage": 1},
-        },
-        "workers": 1,
-        "data_dir": str(cifar10_dir),
+    name, epochs, trials = f"nas-{uuid.uuid4().hex[:8]}", 2, {"a": 3, "b": 4}
+    runs = {tag: tmp_path / tag for tag in trials}
+    configs = {
+        tag: write(tmp_path / f"{tag}.yaml", search_config(
+            cifar10_dir, controller="optuna", num_trials=n, epochs=epochs, workers=1,
+            options={"optuna": {"study_name": name, "sampler": "random"}}))
+        for tag, n in trials.items()
     }  # fmt: skip
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump(cfg))
-    env = dict(_env(), RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
-    runs = [tmp_path / "a", tmp_path / "b"]
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "nas.cli",
-                "search",
-                "--config",
-                str(config),
-                "--out",
-                str(run),
-                "--no-progress",
-                "--storage",
-                pg_url,
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )  # fmt: skip
-        for run in runs
-    ]
+
+    def start(tag: str) -> subprocess.Popen:
+        return nas_search(configs[tag], runs[tag], "--storage", pg_url)
+
+    a, b = start("a"), start("b")
     try:
-        outs = [p.communicate(timeout=600)[0] for p in procs]
+        deadline = time.monotonic() + 400
+        while True:  # b has finished a trial and is training the next one
+            done = {t.parent.parent.name for t in runs["b"].glob("trials/*/train/result.json")}
+            mid = {t.parent.parent.name for t in runs["b"].glob("trials/*/train/checkpoint.pt")} - done
+            if done and mid:
+                break
+            assert b.poll() is None and time.monotonic() < deadline, "b finished no trial in time"
+            time.sleep(0.2)
+        kill_session(b)
+        assert not (runs["b"] / "leaderboard.json").exists()
+        before = {k: (runs["b"] / "trials" / k / "train" / "result.json").read_bytes() for k in done}
+        out_a = finish(a)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    assert all(p.returncode == 0 for p in procs), [o[-2000:] for o in outs]
-    assert all(pg_server.PASSWORD not in o for o in outs)
+        kill_session(a)
+        kill_session(b)
+    out_b = finish(start("b"))  # the same command again
+    assert not session_pids(a.pid) and not session_pids(b.pid)
+    assert pg_server.PASSWORD not in out_a + out_b
+    for tag, n in trials.items():
+        rows = json.loads((runs[tag] / "leaderboard.json").read_text())
+        assert len(rows) == n and all(r["status"] == "completed" for r in rows)
+        assert_no_repeats(runs[tag], rows, epochs)  # no trial and no epoch trained twice
+    for key, result in before.items():  # b's trials finished before the kill were kept as they were
+        assert (runs["b"] / "trials" / key / "train" / "result.json").read_bytes() == result
     study = optuna.load_study(study_name=name, storage=open_storage(pg_url, "storage"))
+    numbers = [t.number for t in study.trials]
+    assert numbers == list(range(len(numbers)))  # one counter for both processes: no number twice
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    assert len(complete) == 6 and len({t.number for t in study.trials}) == len(study.trials)  # no collision
-    for run in runs:
-        board = json.loads((run / "leaderboard.json").read_text())
-        assert len(board) == 3 and all(r["status"] == "completed" for r in board)
+    assert len(complete) == sum(trials.values())  # every trial of both runs told once, none again
+    # The study each process reads holds both processes' results: its scores are both leaderboards'.
+    scores = [r["val_accuracy"] for tag in trials for r in json.loads((runs[tag] / "leaderboard.json").read_text())]
+    assert sorted(t.values[0] for t in complete) == pytest.approx(sorted(scores))
