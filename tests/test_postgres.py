@@ -1,7 +1,8 @@
 """Optuna studies in a real PostgreSQL server (started here, or by ``.ci/run`` through
 NAS_TEST_POSTGRES_URL): bad URLs, a wrong password and a server that is down are one line
 each; two processes share one study without colliding trial numbers, and a killed one's
-rerun continues the study without repeating its finished trials."""
+rerun continues the study without repeating its finished trials: both as Optuna scripts and
+as real ``nas search`` processes (SIGKILLed mid-search, then the same command again)."""
 
 from __future__ import annotations
 
@@ -161,8 +162,14 @@ def test_two_nas_search_runs_share_one_postgres_study_and_a_killed_one_resumes(
     def start(tag: str) -> subprocess.Popen:
         return nas_search(configs[tag], runs[tag], "--storage", pg_url)
 
-    a, b = start("a"), start("b")
+    a = start("a")
+    b = None
     try:
+        deadline = time.monotonic() + 300
+        while not list(runs["a"].glob("trials/*/train/config.json")):  # a has asked the study its first trial
+            assert a.poll() is None and time.monotonic() < deadline, "a started no trial in time"
+            time.sleep(0.2)
+        b = start("b")
         deadline = time.monotonic() + 400
         while True:  # b has finished a trial and is training the next one
             done = {t.parent.parent.name for t in runs["b"].glob("trials/*/train/result.json")}
@@ -176,8 +183,9 @@ def test_two_nas_search_runs_share_one_postgres_study_and_a_killed_one_resumes(
         before = {k: (runs["b"] / "trials" / k / "train" / "result.json").read_bytes() for k in done}
         out_a = finish(a)
     finally:
-        kill_session(a)
-        kill_session(b)
+        for proc in (a, b):
+            if proc is not None:
+                kill_session(proc)
     out_b = finish(start("b"))  # the same command again
     assert not session_pids(a.pid) and not session_pids(b.pid)
     assert pg_server.PASSWORD not in out_a + out_b
@@ -192,6 +200,13 @@ def test_two_nas_search_runs_share_one_postgres_study_and_a_killed_one_resumes(
     assert numbers == list(range(len(numbers)))  # one counter for both processes: no number twice
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == sum(trials.values())  # every trial of both runs told once, none again
+    # Each trial's key carries its study number: the two runs' trials are the study's, none in both.
+    keys = {tag: [r["key"] for r in json.loads((runs[tag] / "leaderboard.json").read_text())] for tag in trials}
+    owned = [int(k.split("-")[0].removeprefix("o")) for tag in trials for k in keys[tag]]
+    assert sorted(owned) == sorted(t.number for t in complete)
+    # Each process drew from the study as the other had filled it (both seed 0): no architecture
+    # trained twice, by the two processes or by the killed one before and after its rerun.
+    assert len({t.user_attrs["genotype"] for t in complete}) == len(complete)
     # The study each process reads holds both processes' results: its scores are both leaderboards'.
     scores = [r["val_accuracy"] for tag in trials for r in json.loads((runs[tag] / "leaderboard.json").read_text())]
     assert sorted(t.values[0] for t in complete) == pytest.approx(sorted(scores))

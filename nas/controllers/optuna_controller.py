@@ -95,6 +95,19 @@ def _objectives(objectives: Any) -> list[str]:
     return list(objectives)
 
 
+def study_seed(sampler: str, seed: int, num_trials: int) -> int:
+    """The seed of the sampler that asks a study's next trial, moved on by the trials the study holds.
+
+    A sampler seeded once per process draws the same parameters in every process that shares
+    the study, and again after a restore from an older saved state; seeded by the study's size
+    it does neither, and one search alone stays reproducible. QMC keeps the run's seed (its
+    scrambled sequence, indexed through the study, is the state).
+    """
+    if sampler in _FIXED_SEED:
+        return seed
+    return (seed * 1_000_003 + num_trials) % (2**32)
+
+
 def sampler_key(name: Any) -> str:
     """The registry key of a sampler name (``CMA-ES`` -> ``cmaes``); unknown names raise."""
     try:
@@ -197,9 +210,7 @@ class OptunaController(Controller):
         return study
 
     def _ask_seed(self) -> int:
-        if self.options.sampler in _FIXED_SEED:
-            return self.seed
-        return (self.seed * 1_000_003 + len(self.study.get_trials(deepcopy=False))) % (2**32)
+        return study_seed(self.options.sampler, self.seed, len(self.study.get_trials(deepcopy=False)))
 
     # ------------------------------------------------------------ API
     def _propose_values(self) -> list[int]:

@@ -15,9 +15,11 @@ saved its experiment state replays the same suggestion after the restore (contro
 deterministic given their state), gets the same key, and the trial continues from the
 checkpoint it had written instead of starting again.
 
-:class:`NasOptunaSearch` is Ray Tune's ``OptunaSearch`` with three fixes for long searches:
+:class:`NasOptunaSearch` is Ray Tune's ``OptunaSearch`` with four fixes for long searches:
 it limits concurrency itself (Tune's ``ConcurrencyLimiter`` forgets its running trials on
-restore and then drops their results), it hands an Optuna trial that was asked just before
+restore and then drops their results), it seeds the sampler of each new ask by the study's
+size (processes sharing one study, and a run restored from older saved state, would
+otherwise draw the same parameters again), it hands an Optuna trial that was asked just before
 a kill to the next Tune trial instead of asking a new one (so the study never holds a
 trial twice), and trials stopped early by ASHA are told to Optuna as PRUNED rather than
 COMPLETE with a truncated score.
@@ -29,7 +31,7 @@ import contextlib
 import hashlib
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -278,10 +280,19 @@ def define_by_run(
 class NasOptunaSearch(OptunaSearch):
     """OptunaSearch with its own concurrency limit, orphan reuse after a restore, and ASHA-aware telling."""
 
-    def __init__(self, *args: Any, run_id: str, max_concurrent: int = 1, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        run_id: str,
+        max_concurrent: int = 1,
+        sampler_for: Callable[[int], optuna.samplers.BaseSampler] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.run_id = run_id
         self.max_concurrent = max_concurrent
+        #: A fresh sampler for a study holding N trials (picklable), set before each new ask.
+        self.sampler_for = sampler_for
 
     def set_max_concurrency(self, max_concurrent: int) -> bool:
         self.max_concurrent = max_concurrent
@@ -313,6 +324,8 @@ class NasOptunaSearch(OptunaSearch):
             orphan = self._orphan()
             if orphan is not None:
                 self._ot_trials[trial_id] = orphan  # the parent then re-reads its parameters
+            elif self.sampler_for is not None:  # seeded by the shared study, not this process's RNG
+                self.study.sampler = self.sampler_for(len(self.study.get_trials(deepcopy=False)))
         with warnings.catch_warnings():  # measuring a network for a budget is not "training in the space"
             warnings.filterwarnings("ignore", message="Define-by-run function")
             return super().suggest(trial_id)

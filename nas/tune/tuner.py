@@ -19,6 +19,7 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
+from nas.controllers.optuna_controller import OptunaController, study_seed
 from nas.errors import NasError
 from nas.runs.atomic import one_line
 from nas.search_jobs.storage import open_storage
@@ -79,7 +80,13 @@ def optuna_searcher(config: SearchConfig, run_dir: Path, run_id: str) -> NasOptu
         storage=storage,
         run_id=run_id,
         max_concurrent=config.workers,
+        sampler_for=functools.partial(_sampler_for, opts, config.seed),
     )
+
+
+def _sampler_for(opts: OptunaController.Options, seed: int, num_trials: int) -> optuna.samplers.BaseSampler:
+    """The sampler asking a study's next trial (module level: the searcher is pickled with it)."""
+    return opts.make_sampler(study_seed(opts.sampler, seed, num_trials))
 
 
 def searcher(config: SearchConfig, run_dir: Path, run_id: str, table_path: str | None) -> Searcher:
