@@ -147,14 +147,18 @@ def test_two_nas_search_runs_share_one_postgres_study_and_a_killed_one_resumes(
     tmp_path: Path, pg_url: str, cifar10_dir: Path
 ) -> None:
     """Two ``nas search`` processes on one study; SIGKILL one mid-search, the other finishes, the same
-    command run again finishes the killed one without training any of its finished trials again."""
+    command run again finishes the killed one without training any of its finished trials again.
+
+    ``a`` starts first; ``b`` once a has told the study a result; a is killed while both train,
+    so b's asks come after a result of a's, and a's rerun's asks after b's results."""
     import optuna
 
-    name, epochs, trials = f"nas-{uuid.uuid4().hex[:8]}", 2, {"a": 3, "b": 4}
+    # a's trials are longer (1000 images) so that a still trains when b, started later, has come up
+    name, epochs, trials, images = f"nas-{uuid.uuid4().hex[:8]}", 2, {"a": 10, "b": 3}, {"a": 1000, "b": 200}
     runs = {tag: tmp_path / tag for tag in trials}
     configs = {
         tag: write(tmp_path / f"{tag}.yaml", search_config(
-            cifar10_dir, controller="optuna", num_trials=n, epochs=epochs, workers=1,
+            cifar10_dir, controller="optuna", num_trials=n, epochs=epochs, train_subset=images[tag], workers=1,
             options={"optuna": {"study_name": name, "sampler": "random"}}))
         for tag, n in trials.items()
     }  # fmt: skip
@@ -162,51 +166,65 @@ def test_two_nas_search_runs_share_one_postgres_study_and_a_killed_one_resumes(
     def start(tag: str) -> subprocess.Popen:
         return nas_search(configs[tag], runs[tag], "--storage", pg_url)
 
+    def state(tag: str) -> tuple[set[str], set[str]]:
+        """Trials finished, and trials past a checkpoint but not finished."""
+        done = {t.parent.parent.name for t in runs[tag].glob("trials/*/train/result.json")}
+        return done, {t.parent.parent.name for t in runs[tag].glob("trials/*/train/checkpoint.pt")} - done
+
+    def wait(what: str, ready, *procs: subprocess.Popen) -> None:
+        deadline = time.monotonic() + 400
+        while not ready():
+            assert all(p.poll() is None for p in procs) and time.monotonic() < deadline, f"no {what} in time"
+            time.sleep(0.1)
+
+    def asked_by(tag: str) -> bool:
+        """Whether run ``tag`` has asked the study a trial (its trials carry the run's id)."""
+        try:
+            run_id = json.loads((runs[tag] / "search_config.json").read_text())["run_id"]
+            study = optuna.load_study(study_name=name, storage=open_storage(pg_url, "storage"))
+        except (OSError, ValueError, KeyError):
+            return False
+        return any(t.user_attrs.get("nas_run") == run_id for t in study.get_trials(deepcopy=False))
+
     a = start("a")
     b = None
     try:
-        deadline = time.monotonic() + 300
-        while not list(runs["a"].glob("trials/*/train/config.json")):  # a has asked the study its first trial
-            assert a.poll() is None and time.monotonic() < deadline, "a started no trial in time"
-            time.sleep(0.2)
+        wait("finished trial of a", lambda: state("a")[0], a)
         b = start("b")
-        deadline = time.monotonic() + 400
-        while True:  # b has finished a trial and is training the next one
-            done = {t.parent.parent.name for t in runs["b"].glob("trials/*/train/result.json")}
-            mid = {t.parent.parent.name for t in runs["b"].glob("trials/*/train/checkpoint.pt")} - done
-            if done and mid:
-                break
-            assert b.poll() is None and time.monotonic() < deadline, "b finished no trial in time"
-            time.sleep(0.2)
-        kill_session(b)
-        assert not (runs["b"] / "leaderboard.json").exists()
-        before = {k: (runs["b"] / "trials" / k / "train" / "result.json").read_bytes() for k in done}
-        out_a = finish(a)
+        wait("trial asked by b with a mid-trial", lambda: asked_by("b") and state("a")[1], a, b)
+        kill_session(a)
+        assert not (runs["a"] / "leaderboard.json").exists()
+        before = {k: (runs["a"] / "trials" / k / "train" / "result.json").read_bytes() for k in state("a")[0]}
+        assert 0 < len(before) < trials["a"] - 1  # killed mid-search, with trials still to ask
+        out_b = finish(b)
     finally:
         for proc in (a, b):
             if proc is not None:
                 kill_session(proc)
-    out_b = finish(start("b"))  # the same command again
+    out_a = finish(start("a"))  # the same command again
     assert not session_pids(a.pid) and not session_pids(b.pid)
     assert pg_server.PASSWORD not in out_a + out_b
+    boards = {tag: json.loads((runs[tag] / "leaderboard.json").read_text()) for tag in trials}
     for tag, n in trials.items():
-        rows = json.loads((runs[tag] / "leaderboard.json").read_text())
-        assert len(rows) == n and all(r["status"] == "completed" for r in rows)
-        assert_no_repeats(runs[tag], rows, epochs)  # no trial and no epoch trained twice
-    for key, result in before.items():  # b's trials finished before the kill were kept as they were
-        assert (runs["b"] / "trials" / key / "train" / "result.json").read_bytes() == result
+        assert len(boards[tag]) == n and all(r["status"] == "completed" for r in boards[tag])
+        assert_no_repeats(runs[tag], boards[tag], epochs)  # no trial and no epoch trained twice
+    for key, result in before.items():  # a's trials finished before the kill were kept as they were
+        assert (runs["a"] / "trials" / key / "train" / "result.json").read_bytes() == result
     study = optuna.load_study(study_name=name, storage=open_storage(pg_url, "storage"))
     numbers = [t.number for t in study.trials]
     assert numbers == list(range(len(numbers)))  # one counter for both processes: no number twice
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    complete = {t.number: t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE}
     assert len(complete) == sum(trials.values())  # every trial of both runs told once, none again
     # Each trial's key carries its study number: the two runs' trials are the study's, none in both.
-    keys = {tag: [r["key"] for r in json.loads((runs[tag] / "leaderboard.json").read_text())] for tag in trials}
-    owned = [int(k.split("-")[0].removeprefix("o")) for tag in trials for k in keys[tag]]
-    assert sorted(owned) == sorted(t.number for t in complete)
+    owned = {tag: [complete[int(r["key"].split("-")[0].removeprefix("o"))] for r in boards[tag]] for tag in trials}
+    assert sorted(t.number for tag in trials for t in owned[tag]) == sorted(complete)
     # Each process drew from the study as the other had filled it (both seed 0): no architecture
     # trained twice, by the two processes or by the killed one before and after its rerun.
-    assert len({t.user_attrs["genotype"] for t in complete}) == len(complete)
+    assert len({t.user_attrs["genotype"] for t in complete.values()}) == len(complete)
+    # Each process asked the study after the other had told it a result.
+    for mine, theirs in (("a", "b"), ("b", "a")):
+        asked = max(t.datetime_start for t in owned[mine])
+        assert asked > min(t.datetime_complete for t in owned[theirs]), mine
     # The study each process reads holds both processes' results: its scores are both leaderboards'.
-    scores = [r["val_accuracy"] for tag in trials for r in json.loads((runs[tag] / "leaderboard.json").read_text())]
-    assert sorted(t.values[0] for t in complete) == pytest.approx(sorted(scores))
+    scores = [r["val_accuracy"] for tag in trials for r in boards[tag]]
+    assert sorted(t.values[0] for t in complete.values()) == pytest.approx(sorted(scores))

@@ -95,17 +95,17 @@ def _objectives(objectives: Any) -> list[str]:
     return list(objectives)
 
 
-def study_seed(sampler: str, seed: int, num_trials: int) -> int:
-    """The seed of the sampler that asks a study's next trial, moved on by the trials the study holds.
+def study_seed(sampler: str, seed: int, number: int) -> int:
+    """The seed of the sampler that draws a study's trial ``number`` (or the next, given the study's size).
 
     A sampler seeded once per process draws the same parameters in every process that shares
-    the study, and again after a restore from an older saved state; seeded by the study's size
-    it does neither, and one search alone stays reproducible. QMC keeps the run's seed (its
-    scrambled sequence, indexed through the study, is the state).
+    the study, and again after a restore from an older saved state; seeded by the trial's
+    number it does neither, and one search alone stays reproducible. QMC keeps the run's seed
+    (its scrambled sequence, indexed through the study, is the state).
     """
     if sampler in _FIXED_SEED:
         return seed
-    return (seed * 1_000_003 + num_trials) % (2**32)
+    return (seed * 1_000_003 + number) % (2**32)
 
 
 def sampler_key(name: Any) -> str:

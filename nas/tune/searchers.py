@@ -17,9 +17,9 @@ checkpoint it had written instead of starting again.
 
 :class:`NasOptunaSearch` is Ray Tune's ``OptunaSearch`` with four fixes for long searches:
 it limits concurrency itself (Tune's ``ConcurrencyLimiter`` forgets its running trials on
-restore and then drops their results), it seeds the sampler of each new ask by the study's
-size (processes sharing one study, and a run restored from older saved state, would
-otherwise draw the same parameters again), it hands an Optuna trial that was asked just before
+restore and then drops their results), it seeds the sampler of each new trial by the trial's
+number in the study (processes sharing one study, and a run restored from older saved
+state, would otherwise draw the same parameters again), it hands an Optuna trial that was asked just before
 a kill to the next Tune trial instead of asking a new one (so the study never holds a
 trial twice), and trials stopped early by ASHA are told to Optuna as PRUNED rather than
 COMPLETE with a truncated score.
@@ -291,7 +291,7 @@ class NasOptunaSearch(OptunaSearch):
         super().__init__(*args, **kwargs)
         self.run_id = run_id
         self.max_concurrent = max_concurrent
-        #: A fresh sampler for a study holding N trials (picklable), set before each new ask.
+        #: A fresh sampler for the study's trial number N (picklable), set for each new trial.
         self.sampler_for = sampler_for
 
     def set_max_concurrency(self, max_concurrent: int) -> bool:
@@ -324,8 +324,12 @@ class NasOptunaSearch(OptunaSearch):
             orphan = self._orphan()
             if orphan is not None:
                 self._ot_trials[trial_id] = orphan  # the parent then re-reads its parameters
-            elif self.sampler_for is not None:  # seeded by the shared study, not this process's RNG
-                self.study.sampler = self.sampler_for(len(self.study.get_trials(deepcopy=False)))
+            elif self.sampler_for is not None:
+                # Seeded by the new trial's number (unique in the study, assigned by its storage),
+                # not by this process's RNG; Optuna samples lazily, after this swap.
+                trial = self.study.ask()
+                self.study.sampler = self.sampler_for(trial.number)
+                self._ot_trials[trial_id] = trial
         with warnings.catch_warnings():  # measuring a network for a budget is not "training in the space"
             warnings.filterwarnings("ignore", message="Define-by-run function")
             return super().suggest(trial_id)

@@ -84,9 +84,9 @@ def optuna_searcher(config: SearchConfig, run_dir: Path, run_id: str) -> NasOptu
     )
 
 
-def _sampler_for(opts: OptunaController.Options, seed: int, num_trials: int) -> optuna.samplers.BaseSampler:
-    """The sampler asking a study's next trial (module level: the searcher is pickled with it)."""
-    return opts.make_sampler(study_seed(opts.sampler, seed, num_trials))
+def _sampler_for(opts: OptunaController.Options, seed: int, number: int) -> optuna.samplers.BaseSampler:
+    """The sampler of a study's trial ``number`` (module level: the searcher is pickled with it)."""
+    return opts.make_sampler(study_seed(opts.sampler, seed, number))
 
 
 def searcher(config: SearchConfig, run_dir: Path, run_id: str, table_path: str | None) -> Searcher:
