@@ -17,12 +17,12 @@ checkpoint it had written instead of starting again.
 
 :class:`NasOptunaSearch` is Ray Tune's ``OptunaSearch`` with four fixes for long searches:
 it limits concurrency itself (Tune's ``ConcurrencyLimiter`` forgets its running trials on
-restore and then drops their results), it seeds the sampler of each new trial by the trial's
-number in the study (processes sharing one study, and a run restored from older saved
-state, would otherwise draw the same parameters again), it hands an Optuna trial that was asked just before
-a kill to the next Tune trial instead of asking a new one (so the study never holds a
-trial twice), and trials stopped early by ASHA are told to Optuna as PRUNED rather than
-COMPLETE with a truncated score.
+restore and then drops their results), it seeds the sampler of each new trial by the
+trial's number in the study (processes sharing one study, and a run restored from older
+saved state, would otherwise draw the same parameters again), it hands an Optuna trial
+that was asked just before a kill to the next Tune trial instead of asking a new one (so
+the study never holds a trial twice), and trials stopped early by ASHA are told to Optuna
+as PRUNED rather than COMPLETE with a truncated score.
 """
 
 from __future__ import annotations
