@@ -106,3 +106,18 @@ def test_show_counts_equal_torchs_counter_on_the_meta_device(name: str, options:
         model(torch.zeros((1, 3, 32, 32), device="meta"))
     assert info["flops"] == counter.get_total_flops() > 0
     assert count_flops(model, input_size=(1, 3, 32, 32)) == info["flops"]
+
+
+def test_distinct_size_with_channel_keys_equals_the_per_channel_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``nas spaces``' counts: the families' ``channel_key`` shortcut gives the exact per-channel count."""
+    from search_spaces import HybridSpace, ResNetSpace
+    from search_spaces.densenet import DenseNetFamily
+    from search_spaces.inception import InceptionFamily
+    from search_spaces.macro import StageFamily
+    from search_spaces.resnet import ResNetFamily
+    from search_spaces.vgg import VGGFamily
+
+    fast = (HybridSpace().distinct_size(), ResNetSpace().distinct_size())
+    for family in (VGGFamily, InceptionFamily, ResNetFamily, DenseNetFamily):
+        monkeypatch.setattr(family, "channel_key", StageFamily.channel_key)
+    assert (HybridSpace().distinct_size(), ResNetSpace().distinct_size()) == fast == (307_175_496, 18_797_184)
