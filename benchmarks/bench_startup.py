@@ -12,6 +12,8 @@ reported, as medians, against the issue's targets: ``sample`` and ``convert`` un
 of an older commit) in the same rounds, for before/after figures under the same load.
 
     python benchmarks/bench_startup.py --runs 5 --out benchmarks/results/startup.json
+    git archive 6e7f661 | tar -x -C /tmp/base   # the commit before the start-up work
+    python benchmarks/bench_startup.py --runs 5 --baseline /tmp/base --baseline-label "6e7f661" --out ...
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--baseline", metavar="DIR", help="also time the commands from this checkout (same rounds)")
+    p.add_argument("--baseline-label", default="", help="what the baseline is (e.g. 'git archive 6e7f661')")
     p.add_argument("--out", default="", help="write the results here (through benchmarks/_common.write_result)")
     args = p.parse_args(argv)
     if args.runs < 1:
@@ -115,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {r['command']:32s} wall {r['wall_s_median']:6.2f} s  cpu {r['cpu_s_median']:6.2f} s  {target}")
     if args.baseline:
         payload["baseline_dir"] = str(Path(args.baseline).resolve())
+        payload["baseline_label"] = args.baseline_label
     print(f"load average before {before}, after {after}")
     if args.out:
         print("wrote", write_result(args.out, payload))
