@@ -21,7 +21,7 @@ search may widen only the last block; the paper's networks are the uniform point
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -59,6 +59,9 @@ class DenseNetFamily(StageFamily):
         if stage > 0:
             out.append(Decision("compression", self.compressions))
         return out
+
+    def channel_key(self, stage: int, in_channels: int) -> Hashable:
+        return None  # make_stage ignores the input width
 
     def make_stage(self, values: Sequence[int], stage: int, in_channels: int) -> Stage:
         growth, depth, bottleneck = values[:3]

@@ -19,7 +19,7 @@ differ within a stage, so it is not a point.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -57,6 +57,9 @@ class InceptionFamily(StageFamily):
             Decision("pool_proj", scaled(self.pool_proj, stage)),
             Decision("double_3x3", self.double_3x3),
         ]
+
+    def channel_key(self, stage: int, in_channels: int) -> Hashable:
+        return None  # make_stage ignores the input width
 
     def make_stage(self, values: Sequence[int], stage: int, in_channels: int) -> Stage:
         depth, b1, b2, b3, pool_proj, double = values

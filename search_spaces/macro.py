@@ -43,7 +43,7 @@ import math
 import random
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from nas.errors import NasError
@@ -122,6 +122,16 @@ class StageFamily(ABC):
     @abstractmethod
     def stem(self, values: Sequence[int]) -> Stem:
         """The stem of a network whose first stage is this family's (stage-0 values)."""
+
+    def channel_key(self, stage: int, in_channels: int) -> Hashable:
+        """What :meth:`make_stage` reads of ``in_channels``, for :meth:`MacroSpace.distinct_size`.
+
+        Promise: for two channel counts with equal keys, ``make_stage(v, stage, c)`` is
+        the same stage for every vector ``v`` (its output channels may still differ).
+        The default, the count itself, is always right; a family whose stages ignore
+        their input width returns a constant, so the count builds its stages once per stage.
+        """
+        return in_channels
 
 
 def _first_difference(expected: Any, got: Any, path: str) -> tuple[str, Any, Any] | None:
@@ -274,7 +284,9 @@ class MacroSpace(SearchSpace):
         Stages interact only through the channels one stage hands the next (and the
         stem through stage 0), so this counts distinct stage-prefixes per channel
         count, one stage at a time, instead of enumerating whole vectors (about a
-        second for the hybrid space; the result is cached).
+        second for the hybrid space). Stages entered with channel counts that have the
+        same :meth:`StageFamily.channel_key` are built once (0.75 s -> 0.03 s for the
+        hybrid space, the cost of ``nas spaces``); the result is cached.
         """
         if self._distinct is None:
             self._distinct = self._count_distinct()
@@ -292,14 +304,15 @@ class MacroSpace(SearchSpace):
             prefixes.update(seen.values())
         for s in range(1, NUM_STAGES):
             grown: Counter[int] = Counter()
+            distinct: dict[tuple[int, Hashable], list[Stage]] = {}  # (family, channel key) -> its distinct stages
             for channels, count in prefixes.items():
-                for fam in self.families:
-                    outs: dict[Stage, int] = {}
-                    for sub in _vectors(fam.decisions(s)):
-                        stage = fam.make_stage(sub, s, channels)
-                        outs[stage] = stage_out_channels(stage, channels)
-                    for out in outs.values():
-                        grown[out] += count
+                for fi, fam in enumerate(self.families):
+                    key = (fi, fam.channel_key(s, channels))
+                    if key not in distinct:
+                        built = (fam.make_stage(sub, s, channels) for sub in _vectors(fam.decisions(s)))
+                        distinct[key] = list(dict.fromkeys(built))
+                    for stage in distinct[key]:
+                        grown[stage_out_channels(stage, channels)] += count
             prefixes = grown
         return sum(prefixes.values())
 

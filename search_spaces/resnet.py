@@ -28,7 +28,7 @@ has 2.7M.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -76,6 +76,11 @@ class ResNetFamily(StageFamily):
             Decision("se", self.se_reductions),
             Decision("shortcut", self.shortcuts),
         ]
+
+    def channel_key(self, stage: int, in_channels: int) -> Hashable:
+        # make_stage reads the input width only to see which widths would narrow the stage (pad -> conv).
+        widths = sorted({w * e for w in scaled(self.widths, stage) for e in EXPANSION.values()})
+        return tuple(w < in_channels for w in widths)
 
     def make_stage(self, values: Sequence[int], stage: int, in_channels: int) -> Stage:
         kind_i, depth_i, width_i, groups_i, se_i, shortcut_i = values

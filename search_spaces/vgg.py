@@ -18,7 +18,7 @@ first three stages at a quarter to three-eighths of the width (e.g. VGG-11's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -43,6 +43,9 @@ class VGGFamily(StageFamily):
             Decision("width", scaled(self.widths, stage)),
             Decision("kernel", self.kernels),
         ]
+
+    def channel_key(self, stage: int, in_channels: int) -> Hashable:
+        return None  # make_stage ignores the input width
 
     def make_stage(self, values: Sequence[int], stage: int, in_channels: int) -> Stage:
         depth, width, kernel = values
