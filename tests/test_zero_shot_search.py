@@ -119,3 +119,32 @@ def test_shipped_zero_shot_configs_validate(name: str) -> None:
 
     config = load_config(read_yaml(REPO / "experiments" / name), source=name)
     assert config.trial.kind == "proxy" and config.trial.proxy == "synflow"
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("space", ["darts", "resnet"])
+def test_proxy_trial_of_other_spaces_reports_the_api_score(
+    space: str, tmp_path: Path, cifar10_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trial function itself (no Ray): a DARTS cell and a macro network at the recipe's CPU size."""
+    import random
+
+    from nas.genotypes.codec import to_json as genotype_json
+    from nas.tune import proxy_trial
+    from nas.tune.settings import TrialSettings
+    from search_spaces import get_space
+
+    reports: list[dict] = []
+    monkeypatch.setattr(proxy_trial.tune, "report", lambda metrics: reports.append(metrics))
+    settings = TrialSettings(
+        run_dir=str(tmp_path), space=space, seed=1, threads=1, recipe="quick", data_dir=str(cifar10_dir),
+        proxy="naswot", proxy_batch_size=8,
+    )  # fmt: skip
+    genotype = get_space(space).sample(random.Random(0))
+    proxy_trial.run({"genotype": genotype_json(genotype), "key": "k"}, settings)
+    data = load_dataset("cifar10", str(cifar10_dir))
+    options = proxy_trial.build_options(settings, genotype.kind)
+    expected = score(genotype, ["naswot"], sample_batch(data, 8, 1), 1, build_options=options)["naswot"]
+    (report,) = reports
+    assert report["val_accuracy"] == pytest.approx(expected) and report["proxy"] == "naswot" and report["params"] > 0
+    assert (tmp_path / "trials" / "k" / "genotype.json").is_file()
