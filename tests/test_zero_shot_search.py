@@ -148,3 +148,7 @@ def test_proxy_trial_of_other_spaces_reports_the_api_score(
     (report,) = reports
     assert report["val_accuracy"] == pytest.approx(expected) and report["proxy"] == "naswot" and report["params"] > 0
     assert (tmp_path / "trials" / "k" / "genotype.json").is_file()
+    # Asked again (a trial finished just before a kill): its saved result, not a new score.
+    monkeypatch.setattr(proxy_trial, "score", lambda *a, **k: pytest.fail("scored again"))
+    proxy_trial.run({"genotype": genotype_json(genotype), "key": "k"}, settings)
+    assert reports[1] == report

@@ -7,8 +7,10 @@ one minibatch of real training images drawn with the same seed
 ``nas.proxies.score(genotype, proxy, sample_batch(data, batch_size, seed), seed,
 build_options=...)``. The score is reported as the trial's metric (``val_accuracy``, the
 number every searcher maximises; higher is better) and as ``proxy_score``. There is one
-report and no checkpoint: a trial takes seconds, and a finished one is never run again
-on resume (Tune keeps it).
+report and no Tune checkpoint: a trial takes seconds, and a finished one is never run
+again on resume (Tune keeps it). A trial that finished in the last second before a kill
+(after Tune's last experiment save) is asked for again on resume: its ``result.json``
+in ``RUN_DIR/trials/KEY`` is then reported as it is, without scoring again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from nas.genotypes.codec import from_json, save_genotype
 from nas.metrics import count_flops, count_parameters
 from nas.proxies import build_network, sample_batch, score
 from nas.recipes import load_recipe
+from nas.runs.atomic import read_json, write_json
 from nas.tune.settings import TrialSettings
 from nas.tune.training_trial import dataset
 
@@ -44,13 +47,20 @@ def run(config: dict[str, Any], settings: TrialSettings) -> None:
     trial_dir = Path(settings.run_dir) / "trials" / key
     trial_dir.mkdir(parents=True, exist_ok=True)
     save_genotype(genotype, trial_dir / "genotype.json")
+    done = trial_dir / "result.json"
+    if done.is_file():
+        previous = read_json(done, "proxy trial result")
+        if previous.get("proxy") == settings.proxy and previous.get("key") == key:
+            tune.report(previous)
+            return
 
     data = dataset(load_recipe(settings.recipe).dataset, settings.data_dir, settings.cache_dir)
     options = build_options(settings, genotype.kind)
     batch = sample_batch(data, settings.proxy_batch_size, settings.seed)
     value = score(genotype, [settings.proxy], batch, settings.seed, num_classes=data.num_classes, build_options=options)
     model = build_network(genotype, settings.seed, data.num_classes, **options)
-    tune.report(
+    metrics = write_json(
+        done,
         {
             "val_accuracy": value[settings.proxy],
             "proxy_score": value[settings.proxy],
@@ -61,5 +71,6 @@ def run(config: dict[str, Any], settings: TrialSettings) -> None:
             "epochs_total": 0,
             "trial_time_s": time.perf_counter() - started,
             "key": key,
-        }
+        },
     )
+    tune.report(read_json(metrics, "proxy trial result"))
