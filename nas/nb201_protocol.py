@@ -300,9 +300,22 @@ def simulate(
     from search_spaces import get_space
 
     ctrl = create_controller(controller, get_space("nb201"), seed=seed, options=options)
-    search = BudgetedSearch(ctrl, budget_s=budget_s, skip_known=skip_known, max_stale=max_stale)
+    return simulate_controller(table, ctrl, seed, budget_s=budget_s, skip_known=skip_known, max_stale=max_stale)
+
+
+def simulate_controller(
+    table: NB201Table,
+    controller: Controller,
+    seed: int,
+    *,
+    budget_s: float = BUDGET_S,
+    skip_known: bool = False,
+    max_stale: int = MAX_STALE,
+) -> SearchResult:
+    """:func:`simulate` with a controller already made (one outside the registry, e.g. a proxy-assisted one)."""
+    search = BudgetedSearch(controller, budget_s=budget_s, skip_known=skip_known, max_stale=max_stale)
     run_on_table(search, table)
-    return search.result(ctrl.name, seed)
+    return search.result(controller.name, seed)
 
 
 def summarize(results: Sequence[SearchResult], checkpoints: Iterable[float] = CHECKPOINTS_S) -> dict[str, Any]:

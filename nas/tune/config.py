@@ -68,9 +68,15 @@ class TrialConfig(_Section):
     (reward ``c10_valid_12ep``, cost ``cost_12ep_s``, report ``c10_test``) under the paper's
     simulated ``budget_s``; every proposal is a paid query unless ``skip_known`` (the lenient
     variant: known cells are free, and ``max_stale`` of them in a row end the search).
+    ``proxy``: zero-shot search; the reward is the zero-cost score ``proxy`` (higher is
+    better, :mod:`nas.proxies`) of the untrained network, built at the recipe's network
+    size (plus ``build_options``) and scored on one seeded minibatch of ``proxy_batch_size``
+    real training images of the recipe's dataset (seed: the search's). One score only: a
+    combination (rank average, z-scores) needs the scores of the whole population, which a
+    single trial does not have.
     """
 
-    kind: Literal["train", "nb201_table"] = "train"
+    kind: Literal["train", "nb201_table", "proxy"] = "train"
     recipe: str = "quick"
     epochs: PosInt | None = None
     train: dict[str, Any] = Field(default_factory=dict)
@@ -79,6 +85,8 @@ class TrialConfig(_Section):
     budget_s: PosFloat = 12_000.0
     skip_known: bool = False
     max_stale: PosInt = 1_000
+    proxy: str | None = None
+    proxy_batch_size: Annotated[int, BeforeValidator(no_bool), Field(ge=2)] = 64
 
 
 class SchedulerConfig(_Section):
@@ -135,7 +143,27 @@ class SearchConfig(_Section):
             raise NasError(f"space: {exc}") from None
         if self.trial.kind == "nb201_table" and self.space != "nb201":
             raise NasError(f"trial.kind: nb201_table needs space nb201, got {self.space!r}")
+        if self.trial.kind == "proxy":
+            self._check_proxy()
+        elif self.trial.proxy is not None:
+            raise NasError(f"trial.proxy: only used with trial.kind proxy, got kind {self.trial.kind!r}")
         return self
+
+    def _check_proxy(self) -> None:
+        from nas.proxies.registry import get_proxy  # the score modules (torch) only for zero-shot searches
+
+        if self.trial.proxy is None:
+            raise NasError("trial.proxy: trial.kind proxy needs the name of a zero-cost score, e.g. synflow")
+        if not isinstance(self.trial.proxy, str) or "," in self.trial.proxy:
+            raise NasError(
+                f"trial.proxy: expected one score name (a combination needs population statistics), "
+                f"got {self.trial.proxy!r}"
+            )
+        try:
+            name = get_proxy(self.trial.proxy).name
+        except NasError as exc:
+            raise NasError(f"trial.{exc}") from None
+        object.__setattr__(self.trial, "proxy", name)
 
     @property
     def controller_options(self) -> ControllerOptions:

@@ -93,6 +93,17 @@ def check_training(config: SearchConfig, data_dir: str) -> TrainConfig:
     return train_config
 
 
+def check_proxy(config: SearchConfig, data_dir: str) -> None:
+    """Load the recipe and the dataset a zero-shot search scores on, and check the minibatch fits."""
+    recipe = load_recipe(config.trial.recipe)
+    data = load_dataset(recipe.dataset, data_dir, cache_dir=config.cache_dir)
+    if config.trial.proxy_batch_size > len(data.train_labels):
+        raise NasError(
+            f"trial.proxy_batch_size: {data.name} has {len(data.train_labels)} training images, "
+            f"got {config.trial.proxy_batch_size}"
+        )
+
+
 def trial_settings(config: SearchConfig, run_dir: Path, table: str | None, data_dir: str | None) -> TrialSettings:
     """What every trial of this search shares."""
     return TrialSettings(
@@ -107,6 +118,8 @@ def trial_settings(config: SearchConfig, run_dir: Path, table: str | None, data_
         data_dir=data_dir,
         cache_dir=config.cache_dir,
         table=table,
+        proxy=config.trial.proxy,
+        proxy_batch_size=config.trial.proxy_batch_size,
     )
 
 
@@ -147,7 +160,11 @@ def run(config: SearchConfig, run_dir: str | Path, *, progress: bool = True, ech
     tabular = config.trial.kind == "nb201_table"
     table = table_path(config) if tabular else None
     data_dir = None if tabular else str(resolve_data_dir(config.data_dir))
-    epochs = None if data_dir is None else check_training(config, data_dir).epochs
+    epochs = None
+    if config.trial.kind == "proxy" and data_dir is not None:
+        check_proxy(config, data_dir)
+    elif data_dir is not None:
+        epochs = check_training(config, data_dir).epochs
     if config.address is not None:
         check_address(config.address)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -206,7 +223,10 @@ def _result(config: SearchConfig, run_dir: Path, outputs: Outputs, already_finis
     if best is None:
         echo("no trial finished; nothing exported")
         raise NasError(f"{run_dir}: no trial finished, so no genotype was exported (see leaderboard.csv)")
-    echo(f"best: val {best['val_accuracy']:.2f}%  {best['genotype']}")
+    if config.trial.kind == "proxy":
+        echo(f"best: {config.trial.proxy} {best['val_accuracy']:.6g}  {best['genotype']}")
+    else:
+        echo(f"best: val {best['val_accuracy']:.2f}%  {best['genotype']}")
     echo(f"genotype: {run_dir / 'genotype.json'}  leaderboard: {run_dir / 'leaderboard.csv'}")
     return SearchResult(
         run_dir=run_dir,

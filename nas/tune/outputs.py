@@ -1,6 +1,7 @@
 """What a finished (or interrupted) trial search leaves in its run directory, from Tune's results.
 
-- ``leaderboard.json`` / ``.csv``: every trial (genotype, validation and test accuracy,
+- ``leaderboard.json`` / ``.csv``: every trial (in a zero-shot search, ``val_accuracy`` is
+  the proxy score at initialisation and ``proxy`` names it) (genotype, validation and test accuracy,
   parameters, FLOPs, epochs trained, trial time, status, error), best validation first.
 - ``genotype.json``: the best feasible trial that trained to the end (a trial stopped
   early by ASHA only competes when none did), canonical JSON.
@@ -45,6 +46,7 @@ LEADERBOARD_COLUMNS = (
     "genotype",
     "trial_id",
     "error",
+    "proxy",
 )
 
 Row = dict[str, Any]
@@ -129,6 +131,7 @@ def trial_row(result: Any, run_dir: Path, tabular: bool) -> Row | None:
         "genotype_json": json.loads(text),
         "trial_id": config.get("trial_id") or getattr(result, "path", "").rsplit("trial_", 1)[-1],
         "error": _error(result),
+        "proxy": metrics.get("proxy"),  # zero-shot trials: val_accuracy is this score at initialisation
     }
 
 

@@ -50,8 +50,10 @@ def trial_line(trial: Any) -> str:
     """``trial KEY: val 91.23%  epochs 12  3.4s`` from a trial's last result."""
     m = trial.last_result or {}
     val = m.get("val_accuracy")
-    val_text = "-" if val is None else f"{val:.2f}%"
     key, epochs, seconds = m.get("key", trial.trial_id), m.get("epoch", "-"), m.get("trial_time_s", 0.0)
+    if m.get("proxy") is not None:  # a zero-shot trial: the score, no epochs
+        return f"trial {key}: {m['proxy']} {'-' if val is None else f'{val:.6g}'}  {seconds:.1f}s"
+    val_text = "-" if val is None else f"{val:.2f}%"
     return f"trial {key}: val {val_text}  epochs {epochs}  {seconds:.1f}s"
 
 

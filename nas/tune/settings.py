@@ -36,3 +36,6 @@ class TrialSettings(BaseModel):
     cache_dir: str | None = None
     #: The NAS-Bench-201 table (``nb201_table`` trials).
     table: str | None = None
+    #: The zero-cost score and its minibatch size (``proxy`` trials).
+    proxy: str | None = None
+    proxy_batch_size: int = 64

@@ -1,4 +1,4 @@
-"""Ray Tune trial functions: look a cell up in the NAS-Bench-201 table, or train its network.
+"""Ray Tune trial functions: look a cell up in the NAS-Bench-201 table, train its network, or score it.
 
 :func:`nb201_trial` is a query of the NAS-Bench-201 table: the reward is the 12-epoch
 validation accuracy, the cost the table's simulated training time, and the test
@@ -8,7 +8,10 @@ accuracy is passed on for the report only.
 (:mod:`nas.tune.training_trial`). It imports torch and the training stack when it is
 first called, so the workers of a table search never pay that start-up (seconds each).
 
-Both take the search's :class:`~nas.tune.settings.TrialSettings` as a second argument
+:func:`proxy_trial` scores the untrained network with a zero-cost proxy
+(:mod:`nas.tune.proxy_trial`): a zero-shot search.
+
+All take the search's :class:`~nas.tune.settings.TrialSettings` as a second argument
 (``tune.with_parameters``: Ray ships it once through its object store) and the
 searcher's suggestion (``genotype``, ``key``, ``index``) as the trial's config. Tables
 and datasets are cached per worker process, so with ``reuse_actors`` later trials pay
@@ -62,3 +65,10 @@ def train_trial(config: dict[str, Any], settings: TrialSettings) -> None:
     from nas.tune import training_trial  # torch and the trainer: seconds to import, only where trials train
 
     training_trial.run(config, settings)
+
+
+def proxy_trial(config: dict[str, Any], settings: TrialSettings) -> None:
+    """Score the suggested genotype's untrained network with a zero-cost proxy (zero-shot search)."""
+    from nas.tune import proxy_trial as scoring  # torch and the scores: only where trials score
+
+    scoring.run(config, settings)

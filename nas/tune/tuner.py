@@ -90,8 +90,8 @@ def _sampler_for(opts: OptunaController.Options, seed: int, number: int) -> optu
 
 
 def searcher(config: SearchConfig, run_dir: Path, run_id: str, table_path: str | None) -> Searcher:
-    """Optuna's own searcher for trained Optuna searches; our controllers (and the NB201 protocol) otherwise."""
-    if config.optuna_options is not None and config.trial.kind == "train":
+    """Optuna's own searcher for trained or proxy-scored Optuna searches; else our controllers (and NB201 protocol)."""
+    if config.optuna_options is not None and config.trial.kind != "nb201_table":
         return optuna_searcher(config, run_dir, run_id)
     # The NAS-Bench-201 protocol (simulated budget, cache of known cells) lives in
     # ControllerSearcher; Optuna then runs as our in-process controller behind it.
@@ -127,7 +127,8 @@ def make_tuner(
     config: SearchConfig, run_dir: Path, run_id: str, settings: TrialSettings, epochs: int | None
 ) -> tuple[tune.Tuner, bool]:
     """The search's Tuner, and whether it was restored from ``RUN_DIR/tune``; ``epochs``: a trial's, when trained."""
-    fn = trainable.nb201_trial if config.trial.kind == "nb201_table" else trainable.train_trial
+    functions = {"nb201_table": trainable.nb201_trial, "train": trainable.train_trial, "proxy": trainable.proxy_trial}
+    fn = functions[config.trial.kind]
     fn = tune.with_resources(
         tune.with_parameters(fn, settings=settings), {"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial}
     )
