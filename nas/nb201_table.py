@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import statistics
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -183,6 +184,12 @@ class NB201Table:
         if column not in COLUMNS[1:]:
             raise NasError(f"NAS-Bench-201 table: unknown column {column!r} (known: {', '.join(COLUMNS[1:])})")
         return max(self._by_arch.values(), key=lambda r: getattr(r, column))
+
+    def median(self, column: str = "c10_test") -> float:
+        """The space's median of ``column``: the scale against which one cell's figure is judged."""
+        if column not in COLUMNS[1:]:
+            raise NasError(f"NAS-Bench-201 table: unknown column {column!r} (known: {', '.join(COLUMNS[1:])})")
+        return statistics.median(getattr(r, column) for r in self._by_arch.values())
 
     def rank(self, cell: NB201Genotype | str, column: str = "c10_test") -> int:
         """1 + the number of cells with a higher ``column`` (1: the best; ties share a rank)."""

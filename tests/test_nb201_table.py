@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -95,11 +96,13 @@ def test_nas_show_prints_the_table_results_and_rank(nb201_csv: Path, capsys: pyt
     assert main(["show", BEST_CELL, "--nb201-table", str(nb201_csv)]) == 0
     out = capsys.readouterr()
     assert "test 94.37%" in out.out and "rank 1 of 15,625 by test" in out.out
+    assert "the space's median test: 90.73%" in out.out  # the figure, from the table
     assert "12-epoch CIFAR-10 valid" in out.out and str(nb201_csv) in out.out
     assert "params" in out.out and not out.err
     assert main(["show", BEST_CELL, "--nb201-table", str(nb201_csv), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["nb201_table"]["found"] and info["nb201_table"]["rank_c10_test"] == 1
+    assert info["nb201_table"]["median_c10_test"] == statistics.median(r.c10_test for r in NB201Table.load(nb201_csv))
     assert info["nb201_table"]["record"]["c10_test"] == NB201Table.load(nb201_csv).query(BEST_CELL).c10_test
 
 

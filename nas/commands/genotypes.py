@@ -194,7 +194,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         r, n = bench["record"], bench["cells"]
         print(
             f"NB201    : CIFAR-10 valid {r['c10_valid']:.2f}% / test {r['c10_test']:.2f}% "
-            f"(rank {bench['rank_c10_test']:,} of {n:,} by test, {bench['rank_c10_valid']:,} by valid)"
+            f"(rank {bench['rank_c10_test']:,} of {n:,} by test, {bench['rank_c10_valid']:,} by valid; "
+            f"the space's median test: {bench['median_c10_test']:.2f}%)"
         )
         print(
             f"           CIFAR-100 {r['c100_valid']:.2f}% / {r['c100_test']:.2f}%, "
@@ -235,6 +236,7 @@ def nb201_results(genotype: NB201Genotype, table: str | None) -> dict[str, Any]:
         "record": bench.query(genotype).to_dict(),
         "rank_c10_test": bench.rank(genotype, "c10_test"),
         "rank_c10_valid": bench.rank(genotype, "c10_valid"),
+        "median_c10_test": bench.median("c10_test"),
     }
 
 
