@@ -36,7 +36,7 @@ from nas.darts.guards import early_stop, fair_darts_loss, in_warmup, skip_counts
 from nas.darts.nb201_single_path import NB201SinglePath
 from nas.darts.nb201_supernet import NB201Supernet
 from nas.darts.search_data import arch_stream, load_data, loaders
-from nas.darts.spos import NoArchitect, evolution_search, random_search
+from nas.darts.spos import NoArchitect, spos_select
 from nas.darts.supernet import DartsSupernet
 from nas.errors import NasError
 from nas.genotypes.codec import from_json, to_dict, to_json, to_text
@@ -342,29 +342,7 @@ class Search:
 
     def spos_search(self) -> dict[str, Any]:
         """Score candidate paths on fixed validation batches; the best becomes the derived cell."""
-        cfg, model = self.config, self.model
-        last = self.epoch + 1 >= cfg.epochs
-        strategy = cfg.spos.strategy if last else "random"
-        budget = cfg.spos.candidates if last else cfg.spos.epoch_candidates
-        self.eval_loader.set_epoch(0)
-        batches = [b for _, b in zip(range(cfg.spos.val_batches), self.eval_loader)]
-        gen = torch.Generator().manual_seed(cfg.seed * 100_003 + self.epoch)
-        shape = (len(model.chosen), len(model.ops))
-        t0 = time.perf_counter()
-        if strategy == "evolution":
-            path, score, scores = evolution_search(
-                model, batches, budget, gen, *shape, population=cfg.spos.population, sample_size=cfg.spos.sample_size
-            )
-        else:
-            path, score, scores = random_search(model, batches, budget, gen, *shape)
-        model.set_chosen(path)
-        return {
-            "strategy": strategy,
-            "candidates": budget,
-            "best_supernet_acc": score,
-            "mean_supernet_acc": sum(scores) / len(scores),
-            "search_s": round(time.perf_counter() - t0, 3),
-        }
+        return spos_select(self.model, self.eval_loader, self.config, self.epoch)
 
     def train_epoch(self, net: nn.Module) -> None:
         cfg = self.config

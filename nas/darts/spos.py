@@ -11,23 +11,26 @@ batches and the best by that score is returned (never by the NAS-Bench-201 table
 * ``evolution``: regularized evolution (Real et al. 2019) over paths, ``population``
   members, tournaments of ``sample_size``, one-edge mutations, ``candidates`` evaluations.
 
-Candidate evaluation runs the network in train mode under ``no_grad``: the cells' batch
-norms use batch statistics (the authors' ``track_running_stats=False``), the stem's and the
-ResNet blocks' running statistics are saved and restored so the search does not change
-the supernet. The candidates' RNG is a generator seeded by ``(seed, epoch)``, so a resumed
+Candidate evaluation runs the network in eval mode under ``no_grad``, as the authors'
+``search_find_best``: the cells' batch norms keep no running statistics (their
+``track_running_stats=False`` default), so each path is normalised by the batch; the stem
+and ResNet blocks use their running statistics. Deviation (a named option): every candidate
+is scored on the same ``val_batches`` batches, where the authors' code gives each candidate
+the next single batch. The candidates' RNG is a generator seeded by ``(seed, epoch)``, so a resumed
 run finds the same cell.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["NoArchitect", "evolution_search", "random_search", "score_path"]
+__all__ = ["NoArchitect", "evolution_search", "random_search", "score_path", "spos_select"]
 
 Batches = Sequence[tuple[torch.Tensor, torch.Tensor]]
 
@@ -47,21 +50,15 @@ class NoArchitect:
         return None
 
 
-def _bn_buffers(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.clone() for k, v in model.state_dict().items() if "running_" in k or "num_batches" in k}
-
-
 def score_path(model: nn.Module, path: Sequence[int], batches: Batches) -> float:
-    """Supernet top-1 (%) of ``path`` on ``batches`` (train-mode BN, weights and BN state unchanged)."""
-    saved = _bn_buffers(model)
+    """Supernet top-1 (%) of ``path`` on ``batches``, in eval mode under ``no_grad`` (the model is unchanged)."""
     was_training = model.training
-    model.train()
+    model.eval()
     correct = total = 0
     with torch.no_grad():
         for x, y in batches:
             correct += int((model(x, path).argmax(1) == y).sum())
             total += y.numel()
-    model.load_state_dict(saved, strict=False)
     model.train(was_training)
     return 100.0 * correct / max(total, 1)
 
@@ -115,3 +112,34 @@ def evolution_search(
             pop.popleft()
     best = max(history, key=lambda m: m[1])
     return best[0], best[1], [s for _, s in history]
+
+
+def spos_select(model: Any, val_loader: Iterable[Any], config: Any, epoch: int) -> dict[str, Any]:
+    """The epoch's candidate search; sets ``model``'s chosen path and returns what it found.
+
+    After the last epoch: ``config.spos.strategy`` with ``candidates``; after earlier ones a
+    random search of ``epoch_candidates`` (the per-epoch derived cell of the history).
+    """
+    spos = config.spos
+    last = epoch + 1 >= config.epochs
+    strategy = spos.strategy if last else "random"
+    budget = spos.candidates if last else spos.epoch_candidates
+    val_loader.set_epoch(0)  # type: ignore[attr-defined]
+    batches = [b for _, b in zip(range(spos.val_batches), val_loader)]
+    gen = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+    shape = (len(model.chosen), len(model.ops))
+    t0 = time.perf_counter()
+    if strategy == "evolution":
+        path, score, scores = evolution_search(
+            model, batches, budget, gen, *shape, population=spos.population, sample_size=spos.sample_size
+        )
+    else:
+        path, score, scores = random_search(model, batches, budget, gen, *shape)
+    model.set_chosen(path)
+    return {
+        "strategy": strategy,
+        "candidates": budget,
+        "best_supernet_acc": score,
+        "mean_supernet_acc": sum(scores) / len(scores),
+        "search_s": round(time.perf_counter() - t0, 3),
+    }
