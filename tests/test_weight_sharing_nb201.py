@@ -183,3 +183,26 @@ def test_bad_values_are_one_line_errors(updates: dict[str, Any], message: str) -
 def test_spos_rejects_arch_guards() -> None:
     with pytest.raises(NasError, match="guards.max_skip: not used by method spos"):
         load_config(tiny("spos", guards__max_skip=1))
+
+
+class _SortedLoader:
+    """Batches of a class-sorted data set, like the evaluation loader of a class-ordered folder."""
+
+    def __init__(self) -> None:
+        self.y = torch.arange(10).repeat_interleave(10)
+
+    def set_epoch(self, _epoch: int) -> None:
+        pass
+
+    def __iter__(self) -> Any:
+        for i in range(0, 100, 10):
+            yield torch.zeros(10, 1), self.y[i : i + 10]
+
+
+def test_candidates_are_scored_on_a_fixed_random_sample_of_the_val_half() -> None:
+    from nas.darts.spos import fixed_batches
+
+    a = fixed_batches(_SortedLoader(), 2, seed=0)
+    assert len(a) == 2 and all(len(y) == 10 for _, y in a)
+    assert len(torch.cat([y for _, y in a]).unique()) >= 5  # not the first, single-class batches
+    assert all(torch.equal(p[1], q[1]) for p, q in zip(a, fixed_batches(_SortedLoader(), 2, seed=0)))

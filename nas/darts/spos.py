@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["NoArchitect", "evolution_search", "random_search", "score_path", "spos_select"]
+__all__ = ["NoArchitect", "evolution_search", "random_search", "fixed_batches", "score_path", "spos_select"]
 
 Batches = Sequence[tuple[torch.Tensor, torch.Tensor]]
 
@@ -114,6 +114,21 @@ def evolution_search(
     return best[0], best[1], [s for _, s in history]
 
 
+def fixed_batches(val_loader: Iterable[Any], count: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``count`` batches of the (unaugmented) validation half, drawn at random once per seed.
+
+    The evaluation loader keeps the data's order, which is sorted by class: its first
+    batches hold one class only, and a score on them says nothing. A fixed random sample
+    of the whole half (the same for every epoch and candidate) is what candidates are scored on.
+    """
+    val_loader.set_epoch(0)  # type: ignore[attr-defined]
+    xs, ys = zip(*val_loader)
+    x, y = torch.cat(xs), torch.cat(ys)
+    size = len(xs[0])
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed + 7))[: count * size]
+    return [(x[order[i : i + size]], y[order[i : i + size]]) for i in range(0, len(order), size)]
+
+
 def spos_select(model: Any, val_loader: Iterable[Any], config: Any, epoch: int) -> dict[str, Any]:
     """The epoch's candidate search; sets ``model``'s chosen path and returns what it found.
 
@@ -124,8 +139,7 @@ def spos_select(model: Any, val_loader: Iterable[Any], config: Any, epoch: int) 
     last = epoch + 1 >= config.epochs
     strategy = spos.strategy if last else "random"
     budget = spos.candidates if last else spos.epoch_candidates
-    val_loader.set_epoch(0)  # type: ignore[attr-defined]
-    batches = [b for _, b in zip(range(spos.val_batches), val_loader)]
+    batches = fixed_batches(val_loader, spos.val_batches, config.seed)
     gen = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
     shape = (len(model.chosen), len(model.ops))
     t0 = time.perf_counter()
