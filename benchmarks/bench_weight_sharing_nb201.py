@@ -13,7 +13,7 @@ Methods run one after the other (all seeds of GDAS first, then SPOS, then DARTS)
 search is a resumable run directory under ``--out`` (rerun the same command to continue),
 and the result files are rewritten after every search, so an interrupted benchmark leaves
 what it has. ``--deadline HH:MM`` (UTC) starts no search that would, at the last search's
-pace, end after it.
+pace (``--estimate`` before the first), end after it.
 """
 
 from __future__ import annotations
@@ -66,6 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--methods", default=DEFAULT_METHODS, help="1-based numbers of: " + ", ".join(METHODS))
     p.add_argument("--set", dest="overrides", action="append", default=[], help="key=value for every method")
     p.add_argument("--deadline", default=None, help="UTC HH:MM: start no search that would end after it")
+    p.add_argument(
+        "--estimate", type=float, default=300.0, help="seconds a search is assumed to take until one is timed"
+    )
     p.add_argument("--out", default=str(ROOT / "runs" / "bench_weight_sharing_nb201"))
     p.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "weight_sharing_nb201"))
     return p.parse_args(argv)
@@ -186,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     out, results = Path(args.out), Path(args.results)
     rows: list[dict[str, Any]] = []
     skipped: list[str] = []
-    last_wall = 0.0
+    last_wall = args.estimate
     for name in names:
         for seed in seeds:
             now = dt.datetime.now(dt.UTC)
