@@ -82,6 +82,11 @@ def _deadline(text: str | None) -> dt.datetime | None:
     return now.replace(hour=hh, minute=mm, second=0, microsecond=0)
 
 
+def slug_of(name: str) -> str:
+    """The run directory name of a method."""
+    return name.lower().replace(" ", "_").replace("+", "_").replace("(", "").replace(")", "").replace("=", "")
+
+
 def run_one(name: str, seed: int, common: dict[str, Any], out: Path, table: NB201Table | None) -> dict[str, Any]:
     """One search (resumed if its run directory has a checkpoint) and its row."""
     file, overrides = METHODS[name]
@@ -89,8 +94,7 @@ def run_one(name: str, seed: int, common: dict[str, Any], out: Path, table: NB20
     epochs = int(raw.get("epochs", 50))
     extra = {k: (epochs // 2 if v == "half" else v) for k, v in overrides.items()}
     config = load_config(apply_overrides(raw, extra), source=file)
-    slug = name.lower().replace(" ", "_").replace("+", "_").replace("(", "").replace(")", "").replace("=", "")
-    run_dir = out / f"{slug}-seed{seed}"
+    run_dir = out / f"{slug_of(name)}-seed{seed}"
     t0 = time.perf_counter()
     result = DartsJob().run(config, run_dir, progress=False, echo=lambda _s: None)
     wall = time.perf_counter() - t0
@@ -193,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         for seed in seeds:
             now = dt.datetime.now(dt.UTC)
-            if deadline is not None and now + dt.timedelta(seconds=last_wall) > deadline:
+            finished = (out / f"{slug_of(name)}-seed{seed}" / "result.json").is_file()  # reported at no cost
+            if not finished and deadline is not None and now + dt.timedelta(seconds=last_wall) > deadline:
                 skipped.append(f"{name} seed {seed}")
                 continue
             row = run_one(name, seed, common, out, table)
