@@ -94,10 +94,33 @@ class GuardConfig(_Section):
     warmup_epochs: NonNegInt = 0
 
 
+class GdasConfig(_Section):
+    """GDAS (Dong & Yang 2019): Gumbel temperature annealed linearly from ``tau_max`` to ``tau_min``."""
+
+    tau_max: PosFloat = 10.0
+    tau_min: PosFloat = 0.1
+
+
+class SposConfig(_Section):
+    """SPOS/RSPS: the candidate search over the trained supernet (scored on ``val_batches`` fixed batches).
+
+    ``candidates`` paths are scored after the last epoch, ``epoch_candidates`` (random) after
+    each earlier one so the history shows a derived cell per epoch.
+    """
+
+    strategy: Literal["evolution", "random"] = "evolution"
+    candidates: PosInt = 100
+    epoch_candidates: PosInt = 20
+    val_batches: PosInt = 4
+    population: PosInt = 20
+    sample_size: PosInt = 5
+
+
 class DartsSearchConfig(_Section):
     """Everything a DARTS search run depends on."""
 
     controller: Literal["darts"] = "darts"
+    method: Literal["darts", "gdas", "spos"] = "darts"  # gdas/spos: single-path NB201 supernet
     space: Literal["darts", "nb201"] = "darts"  # the search_spaces space relaxed into a supernet (same names)
     dataset: str = "cifar10"
     data_dir: str | None = None
@@ -111,6 +134,8 @@ class DartsSearchConfig(_Section):
     optimizer: WeightOptimizerConfig = WeightOptimizerConfig()
     arch_optimizer: ArchOptimizerConfig = ArchOptimizerConfig()
     guards: GuardConfig = GuardConfig()
+    gdas: GdasConfig = GdasConfig()
+    spos: SposConfig = SposConfig()
     evaluate_every_epoch: bool = True  # full pass over the arch half each epoch (val loss/accuracy)
     seed: NonNegInt = 0
     device: str = "cpu"
@@ -138,9 +163,33 @@ class DartsSearchConfig(_Section):
                 f"guards.warmup_epochs: {self.guards.warmup_epochs} warm-up epochs leave no search epoch "
                 f"out of {self.epochs}"
             )
+        if self.method != "darts":
+            self._check_single_path()
         if self.optimizer.lr_min > self.optimizer.lr:
             raise ValueError(f"optimizer.lr_min: {self.optimizer.lr_min} exceeds optimizer.lr {self.optimizer.lr}")
         return self
+
+    def _check_single_path(self) -> None:
+        m = self.method
+        if self.space != "nb201":
+            raise ValueError(f"method: {m} is implemented in the nb201 space only, got space {self.space}")
+        if self.order != "first":
+            raise ValueError(f"order: {m} is first order (no unrolled step), got {self.order}")
+        for key in ("partial_channels", "weighting"):
+            if key in self.supernet.model_fields_set:
+                raise ValueError(f"supernet.{key}: not used by method {m} (one operation per edge)")
+        if self.guards.fair_darts_weight > 0:
+            raise ValueError(f"guards.fair_darts_weight: not used by method {m}")
+        if m == "spos":
+            for key in ("max_skip", "early_stop_skip", "warmup_epochs"):
+                if key in self.guards.model_fields_set and getattr(self.guards, key):
+                    raise ValueError(f"guards.{key}: not used by method spos (no architecture parameters)")
+        if self.gdas.tau_min > self.gdas.tau_max:
+            raise ValueError(f"gdas.tau_min: {self.gdas.tau_min} exceeds gdas.tau_max {self.gdas.tau_max}")
+        if self.spos.sample_size > self.spos.population:
+            raise ValueError(
+                f"spos.sample_size: {self.spos.sample_size} exceeds spos.population {self.spos.population}"
+            )
 
     def resolved(self) -> dict[str, Any]:
         """Plain JSON-ready dict with every default filled in (what ``config.json`` holds)."""

@@ -31,9 +31,12 @@ from tqdm import tqdm
 from nas.darts import distributed as ddp
 from nas.darts.architect import Architect
 from nas.darts.config import DartsSearchConfig
+from nas.darts.gdas import tau_at
 from nas.darts.guards import early_stop, fair_darts_loss, in_warmup, skip_counts
+from nas.darts.nb201_single_path import NB201SinglePath
 from nas.darts.nb201_supernet import NB201Supernet
 from nas.darts.search_data import arch_stream, load_data, loaders
+from nas.darts.spos import NoArchitect, spos_select
 from nas.darts.supernet import DartsSupernet
 from nas.errors import NasError
 from nas.genotypes.codec import from_json, to_dict, to_json, to_text
@@ -52,9 +55,14 @@ def silent(_line: str) -> None:
     """An echo that says nothing (the non-zero ranks of a torchrun job)."""
 
 
-def build_supernet(config: DartsSearchConfig, num_classes: int, in_channels: int) -> DartsSupernet | NB201Supernet:
-    """The supernet of ``config.space`` with the config's options."""
+Supernet = DartsSupernet | NB201Supernet | NB201SinglePath
+
+
+def build_supernet(config: DartsSearchConfig, num_classes: int, in_channels: int) -> Supernet:
+    """The supernet of ``config.space`` (and ``config.method``) with the config's options."""
     net = config.supernet
+    if config.method != "darts":
+        return NB201SinglePath(config.method, net.channels, net.cells_per_stage, num_classes, in_channels)
     if config.space == "darts":
         return DartsSupernet(
             channels=net.channels,
@@ -83,7 +91,7 @@ def cosine_lr(epoch: int, epochs: int, lr: float, lr_min: float) -> float:
     return lr_min + 0.5 * (lr - lr_min) * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
-def weights_json(model: DartsSupernet | NB201Supernet) -> dict[str, list[list[float]]]:
+def weights_json(model: Supernet) -> dict[str, list[list[float]]]:
     """The supernet's operation weights per cell type, as plain lists (``alphas.json``, the result)."""
     return {name: w.detach().cpu().double().tolist() for name, w in model.arch_weights().items()}
 
@@ -232,16 +240,20 @@ class Search:
             list(self.model.weight_parameters()), lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay
         )
         arch = config.arch_optimizer
-        self.architect = Architect(
-            self.model,
-            lr=arch.lr,
-            betas=arch.betas,
-            weight_decay=arch.weight_decay,
-            second_order=config.order == "second",
-            w_momentum=opt.momentum,
-            w_weight_decay=opt.weight_decay,
-            extra_loss=fair_darts_loss(config.guards.fair_darts_weight),
-            reduce=ddp.reducer(ctx),
+        self.architect: Architect | NoArchitect = (
+            NoArchitect()
+            if config.method == "spos"
+            else Architect(
+                self.model,
+                lr=arch.lr,
+                betas=arch.betas,
+                weight_decay=arch.weight_decay,
+                second_order=config.order == "second",
+                w_momentum=opt.momentum,
+                w_weight_decay=opt.weight_decay,
+                extra_loss=fair_darts_loss(config.guards.fair_darts_weight),
+                reduce=ddp.reducer(ctx),
+            )
         )
         self.table = self._nb201_table()
         # Progress: the next (epoch, step) to run, and what the epochs so far concluded.
@@ -325,12 +337,21 @@ class Search:
         opt = self.config.optimizer
         return cosine_lr(self.epoch, self.config.epochs, opt.lr, opt.lr_min)
 
+    def _tau(self) -> float:
+        return tau_at(self.epoch, self.config.epochs, self.config.gdas.tau_max, self.config.gdas.tau_min)
+
+    def spos_search(self) -> dict[str, Any]:
+        """Score candidate paths on fixed validation batches; the best becomes the derived cell."""
+        return spos_select(self.model, self.eval_loader, self.config, self.epoch)
+
     def train_epoch(self, net: nn.Module) -> None:
         cfg = self.config
         lr = self._lr()
         for group in self.w_optimizer.param_groups:
             group["lr"] = lr
         warm = in_warmup(self.epoch, cfg.guards.warmup_epochs)
+        if cfg.method == "gdas":
+            self.model.tau = self._tau()
         weights = list(self.model.weight_parameters())
         self.train_loader.set_epoch(self.epoch)
         steps = len(self.train_loader)
@@ -391,6 +412,7 @@ class Search:
         t0 = time.perf_counter()
         cfg = self.config
         train_loss, train_acc = self.train_meter.summary(self.ctx)
+        spos = self.spos_search() if cfg.method == "spos" else None
         val_loss = val_acc = None
         if cfg.evaluate_every_epoch:
             val_loss, val_acc = evaluate(net, self.eval_loader, self.ctx)
@@ -412,7 +434,12 @@ class Search:
             "raw_skip_counts": skip_counts(raw),
             "arch_weights": _round(weights_json(self.model)),
             "nb201": None,
+            "method": cfg.method,
         }
+        if cfg.method == "gdas":
+            record["tau"] = self._tau()
+        if spos is not None:
+            record["spos"] = spos
         if self.table is not None and isinstance(genotype, NB201Genotype):
             rec = self.table.query(genotype)
             record["nb201"] = {"c10_valid": rec.c10_valid, "c10_test": rec.c10_test}
@@ -453,7 +480,8 @@ class Search:
     def run(self, log: EpochLog) -> None:
         """Epochs until the last one (or a DARTS+ stop); a checkpoint after each."""
         net = ddp.wrap(self.model, self.ctx, self.device)
-        hook = ddp.sync_optimizer_gradients(self.architect.optimizer, self.ctx)
+        opt = self.architect.optimizer
+        hook = None if opt is None else ddp.sync_optimizer_gradients(opt, self.ctx)
         try:
             while self.epoch < self.config.epochs and not self.stopped_early:
                 self.train_epoch(net)

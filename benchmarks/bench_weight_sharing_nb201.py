@@ -1,0 +1,239 @@
+"""Weight-sharing searches in the NAS-Bench-201 space on real CIFAR-10 images: GDAS, SPOS, DARTS.
+
+Every method searches the same CPU-sized slice (2,000 CIFAR-10 training images, half for
+the weights and half for the architecture / candidate scoring; C=8, 3 cells per stage,
+15 epochs, batch 64; one thread) and the derived cell is looked up in the NAS-Bench-201
+table afterwards (200-epoch CIFAR-10 test accuracy, its percentile among the 15,625 cells).
+No method sees the table while searching: SPOS picks by supernet validation accuracy,
+GDAS and DARTS by the arg-max of their architecture weights.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_weight_sharing_nb201.py --data-dir ../shared/data --seeds 0,1,2,3,4
+
+Methods run one after the other (all seeds of GDAS first, then SPOS, then DARTS); each
+search is a resumable run directory under ``--out`` (rerun the same command to continue),
+and the result files are rewritten after every search, so an interrupted benchmark leaves
+what it has. ``--deadline HH:MM`` (UTC) starts no search that would, at the last search's
+pace (``--estimate`` before the first), end after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import ROOT, write_result
+
+from nas.config_io import apply_overrides, parse_override, read_yaml
+from nas.darts.config import load_config
+from nas.darts.job import DartsJob
+from nas.genotypes.codec import to_text
+from nas.nb201_table import NB201Table, find_table
+
+EXP = ROOT / "experiments"
+#: name -> (config file, overrides). The DARTS guard is the best of bench_collapse_nb201 (README: warm-up).
+METHODS: dict[str, tuple[str, dict[str, Any]]] = {
+    "GDAS": ("nb201_gdas.yaml", {}),
+    "SPOS+evolution": ("nb201_spos.yaml", {"spos.strategy": "evolution"}),
+    "SPOS+random": ("nb201_spos.yaml", {"spos.strategy": "random"}),
+    "DARTS 1st order": ("darts_nb201_quick.yaml", {}),
+    "DARTS 1st + warm-up (half)": ("darts_nb201_quick.yaml", {"guards.warmup_epochs": "half"}),
+    "DARTS 2nd order": ("darts_nb201_quick.yaml", {"order": "second"}),
+    "PC-DARTS (K=2)": ("darts_nb201_quick.yaml", {"supernet.partial_channels": 2}),
+}
+DEFAULT_METHODS = "1,2,3,4,5"
+#: Published CIFAR-10 test accuracies (NAS-Bench-201 paper, Table 5 / GDAS on NB201) printed beside ours.
+ANCHORS = {
+    "GDAS": "93.61 ± 0.09",
+    "SPOS+evolution": "RSPS 87.66 ± 1.69",
+    "SPOS+random": "RSPS 87.66 ± 1.69",
+    "DARTS 1st order": "54.30 ± 0.00",
+    "DARTS 2nd order": "54.30 ± 0.00",
+}
+OTHER_ANCHORS = {"random search (table)": "93.70 ± 0.36", "table median": "90.73"}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-dir", default=None, help="data directory (default: the config's, else $NAS_DATA_DIR)")
+    p.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")
+    p.add_argument("--methods", default=DEFAULT_METHODS, help="1-based numbers of: " + ", ".join(METHODS))
+    p.add_argument("--set", dest="overrides", action="append", default=[], help="key=value for every method")
+    p.add_argument("--deadline", default=None, help="UTC HH:MM: start no search that would end after it")
+    p.add_argument(
+        "--estimate", type=float, default=300.0, help="seconds a search is assumed to take until one is timed"
+    )
+    p.add_argument("--out", default=str(ROOT / "runs" / "bench_weight_sharing_nb201"))
+    p.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "weight_sharing_nb201"))
+    return p.parse_args(argv)
+
+
+def _deadline(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    hh, mm = (int(v) for v in text.split(":"))
+    now = dt.datetime.now(dt.UTC)
+    return now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+
+
+def slug_of(name: str) -> str:
+    """The run directory name of a method."""
+    return name.lower().replace(" ", "_").replace("+", "_").replace("(", "").replace(")", "").replace("=", "")
+
+
+def run_one(name: str, seed: int, common: dict[str, Any], out: Path, table: NB201Table | None) -> dict[str, Any]:
+    """One search (resumed if its run directory has a checkpoint) and its row."""
+    file, overrides = METHODS[name]
+    raw = apply_overrides(read_yaml(EXP / file), {**common, "seed": seed})
+    epochs = int(raw.get("epochs", 50))
+    extra = {k: (epochs // 2 if v == "half" else v) for k, v in overrides.items()}
+    config = load_config(apply_overrides(raw, extra), source=file)
+    run_dir = out / f"{slug_of(name)}-seed{seed}"
+    t0 = time.perf_counter()
+    result = DartsJob().run(config, run_dir, progress=False, echo=lambda _s: None)
+    wall = time.perf_counter() - t0
+    saved = json.loads((run_dir / "result.json").read_text())
+    history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    steps = math.ceil(round(config.train_subset * (1 - config.val_fraction)) / config.batch_size) * result.epochs_run
+    row: dict[str, Any] = {
+        "method": name,
+        "seed": seed,
+        "cell": to_text(result.genotype),
+        "skips": sum(op == "skip_connect" for op in result.genotype.ops),
+        "epochs_run": result.epochs_run,
+        "search_val_acc": saved.get("val_acc"),
+        "search_time_s": saved.get("search_time_s"),
+        "time_per_step_s": round(saved["search_time_s"] / steps, 4) if saved.get("search_time_s") else None,
+        "wall_s_this_call": round(wall, 1),
+        "already_finished": result.already_finished,
+        "per_epoch_cell": [h["genotype"] for h in history],
+        "per_epoch_test": [(h.get("nb201") or {}).get("c10_test") for h in history],
+        "run_dir": str(run_dir),
+    }
+    if history and history[-1].get("spos"):
+        row["spos"] = history[-1]["spos"]
+    if table is not None:
+        rec = table.query(result.genotype)
+        n = len(table) if hasattr(table, "__len__") else 15625
+        rank = table.rank(result.genotype)
+        row.update(c10_test=rec.c10_test, c10_valid=rec.c10_valid, rank=rank, percentile=100.0 * (n - rank + 1) / n)
+    return row
+
+
+def summarise(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for name in names:
+        mine = [r for r in rows if r["method"] == name and r.get("c10_test") is not None]
+        if not mine:
+            continue
+        accs = [r["c10_test"] for r in mine]
+        times = [r["search_time_s"] for r in mine if r["search_time_s"]]
+        steps = [r["time_per_step_s"] for r in mine if r["time_per_step_s"]]
+        out.append(
+            {
+                "method": name,
+                "runs": len(mine),
+                "c10_test_mean": round(statistics.fmean(accs), 3),
+                "c10_test_std": round(statistics.stdev(accs), 3) if len(accs) > 1 else 0.0,
+                "percentile_mean": round(statistics.fmean(r["percentile"] for r in mine), 2),
+                "skips_mean": round(statistics.fmean(r["skips"] for r in mine), 2),
+                "search_time_s_mean": round(statistics.fmean(times), 1) if times else None,
+                "time_per_step_s_mean": round(statistics.fmean(steps), 4) if steps else None,
+                "published": ANCHORS.get(name),
+            }
+        )
+    return out
+
+
+def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]], command: str) -> str:
+    lines = [
+        "# Weight-sharing searches in NAS-Bench-201 (CIFAR-10, CPU-sized)",
+        "",
+        f"Command: `{command}` (date, machine: the .json file). Test accuracy: the NB201 table's",
+        "200-epoch CIFAR-10 test accuracy of the derived cell (never used by any search); percentile:",
+        "share of the 15,625 cells at or below it. Std: sample std over seeds.",
+        "",
+        "| method | runs | test acc % (mean ± std) | percentile | skips | s / search | s / step | published |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in summary:
+        lines.append(
+            f"| {s['method']} | {s['runs']} | {s['c10_test_mean']:.2f} ± {s['c10_test_std']:.2f} | "
+            f"{s['percentile_mean']:.1f} | {s['skips_mean']:.1f} | {s['search_time_s_mean']} | "
+            f"{s['time_per_step_s_mean']} | {s['published'] or '-'} |"
+        )
+    lines += ["", "Other anchors: " + "; ".join(f"{k} {v}" for k, v in OTHER_ANCHORS.items()), ""]
+    lines += ["## Every search", "", "| method | seed | test % | pct | skips | search val acc % | s | cell |"]
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        lines.append(
+            f"| {r['method']} | {r['seed']} | {r.get('c10_test')} | {r.get('percentile', 0):.1f} | {r['skips']} | "
+            f"{r['search_val_acc']} | {r['search_time_s']} | `{r['cell']}` |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    common: dict[str, Any] = dict(parse_override(o) for o in args.overrides)
+    if args.data_dir is not None:
+        common["data_dir"] = args.data_dir
+    seeds = [int(s) for s in args.seeds.split(",")]
+    all_names = list(METHODS)
+    names = [all_names[int(i) - 1] for i in args.methods.split(",")]
+    table_path = find_table(common.get("data_dir"))
+    table = NB201Table.load(table_path) if table_path else None
+    deadline = _deadline(args.deadline)
+    out, results = Path(args.out), Path(args.results)
+    rows: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    last_wall = args.estimate
+    for name in names:
+        for seed in seeds:
+            now = dt.datetime.now(dt.UTC)
+            finished = (out / f"{slug_of(name)}-seed{seed}" / "result.json").is_file()  # reported at no cost
+            if not finished and deadline is not None and now + dt.timedelta(seconds=last_wall) > deadline:
+                skipped.append(f"{name} seed {seed}")
+                continue
+            row = run_one(name, seed, common, out, table)
+            if not row["already_finished"]:
+                last_wall = row["wall_s_this_call"]
+            rows.append(row)
+            print(
+                f"{name:28s} seed {seed}: test {row.get('c10_test')}  pct {row.get('percentile', 0):.1f}  "
+                f"skips {row['skips']}  {row['search_time_s']} s  {row['cell']}",
+                flush=True,
+            )
+            summary = summarise(rows, names)
+            payload = {
+                "seeds": seeds,
+                "methods": names,
+                "common_overrides": common,
+                "anchors": {**ANCHORS, **OTHER_ANCHORS},
+                "summary": summary,
+                "runs": rows,
+                "not_run_deadline": skipped,
+            }
+            write_result(results.with_suffix(".json"), payload)
+            command = " ".join(["python", *sys.argv])
+            (results.with_suffix(".md")).write_text(markdown(summary, rows, command), encoding="utf-8")
+    print()
+    for s in summarise(rows, names):
+        print(
+            f"{s['method']:28s} {s['runs']} runs  {s['c10_test_mean']:.2f} ± {s['c10_test_std']:.2f}  "
+            f"pct {s['percentile_mean']:.1f}  skips {s['skips_mean']:.1f}  published {s['published']}"
+        )
+    print("anchors: " + "; ".join(f"{k} {v}" for k, v in OTHER_ANCHORS.items()))
+    if skipped:
+        print("not run before the deadline: " + ", ".join(skipped))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""GDAS and SPOS in the NAS-Bench-201 space: single-path forward, schedules, candidate search, runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from nas.darts import search_loop
+from nas.darts.config import apply_overrides, load_config
+from nas.darts.gdas import gumbel_hard, tau_at
+from nas.darts.job import DartsJob
+from nas.darts.nb201_single_path import NB201SinglePath, path_genotype
+from nas.darts.spos import evolution_search, random_search, score_path
+from nas.errors import NasError
+from nas.genotypes.types import NB201_OPS, NB201Genotype
+
+TINY: dict[str, Any] = {
+    "controller": "darts",
+    "space": "nb201",
+    "dataset": "synthetic",
+    "train_subset": 60,
+    "supernet": {"channels": 4, "cells_per_stage": 1},
+    "epochs": 2,
+    "batch_size": 10,
+    "threads": 1,
+    "seed": 0,
+    "spos": {"candidates": 6, "epoch_candidates": 3, "val_batches": 1, "population": 3, "sample_size": 2},
+}
+
+
+def tiny(method: str, **updates: Any) -> dict[str, Any]:
+    return apply_overrides({**TINY, "method": method}, {k.replace("__", "."): v for k, v in updates.items()})
+
+
+def quiet_run(raw: dict[str, Any], run_dir: Path) -> Any:
+    return DartsJob().run(load_config(raw), run_dir, progress=False, echo=lambda _s: None)
+
+
+def _count_calls(net: NB201SinglePath) -> dict[tuple[int, int, str], int]:
+    calls: dict[tuple[int, int, str], int] = {}
+    for c, cell in enumerate(net.cells):
+        if not hasattr(cell, "edges"):
+            continue
+        for e, edge in enumerate(cell.edges):
+            for name, op in edge.items():
+
+                def hook(_m: Any, _i: Any, _o: Any, key: tuple[int, int, str] = (c, e, name)) -> None:
+                    calls[key] = calls.get(key, 0) + 1
+
+                op.register_forward_hook(hook)
+    return calls
+
+
+def test_gdas_forward_runs_only_the_sampled_op_and_alphas_get_gradients() -> None:
+    torch.manual_seed(0)
+    net = NB201SinglePath("gdas", channels=4, cells_per_stage=1)
+    calls = _count_calls(net)
+    net.train()
+    loss = net(torch.randn(4, 3, 16, 16)).logsumexp(1).mean()
+    cells = {c for c, _, _ in calls}
+    assert len(cells) == 3
+    for c in cells:
+        for e in range(6):
+            assert sum(n for (cc, ee, _), n in calls.items() if (cc, ee) == (c, e)) == 1  # one op per edge
+    # the same sampled op on an edge in every cell (one sample per forward, shared by cells)
+    for e in range(6):
+        assert len({name for (_, ee, name) in calls if ee == e}) == 1
+    loss.backward()
+    grad = net.alphas.grad
+    assert grad is not None and torch.isfinite(grad).all() and (grad.abs().sum(1) > 0).sum() >= 3
+
+
+def test_gumbel_hard_is_one_hot_with_straight_through_gradient() -> None:
+    alphas = torch.zeros(6, 5, requires_grad=True)
+    hard, index = gumbel_hard(alphas, 1.0)
+    assert torch.equal(hard.detach(), torch.nn.functional.one_hot(index, 5).float())
+    (hard * torch.arange(5.0)).sum().backward()
+    assert alphas.grad is not None and alphas.grad.abs().sum() > 0
+
+
+def test_tau_schedule_endpoints() -> None:
+    assert tau_at(0, 15, 10.0, 0.1) == 10.0
+    assert tau_at(14, 15, 10.0, 0.1) == pytest.approx(0.1)
+    assert tau_at(7, 15, 10.0, 0.1) == pytest.approx(5.05)
+
+
+def test_spos_samples_uniformly_and_has_no_arch_params() -> None:
+    torch.manual_seed(0)
+    net = NB201SinglePath("spos", channels=4, cells_per_stage=1)
+    assert net.arch_parameters() == [] and not hasattr(net, "alphas")
+    counts = torch.zeros(6, 5)
+    for _ in range(2000):
+        counts[torch.arange(6), torch.tensor(net.random_path())] += 1
+    assert (counts / 2000 - 0.2).abs().max() < 0.04
+
+
+class _Oracle(torch.nn.Module):
+    """A fake supernet whose accuracy on a path is known: correct iff path[0] == label-agnostic target."""
+
+    def forward(self, x: torch.Tensor, path: list[int]) -> torch.Tensor:
+        good = sum(int(p == 3) for p in path)  # paths with more nor_conv_3x3 score higher
+        logits = torch.zeros(len(x), 7)
+        for r in range(len(x)):
+            logits[r, 1 if r < good else 0] = 1.0
+        return logits
+
+
+def test_candidate_search_picks_the_best_supernet_val_accuracy() -> None:
+    model = _Oracle()
+    batches = [(torch.zeros(6, 1), torch.ones(6, dtype=torch.long))]
+    assert score_path(model, [3, 3, 3, 0, 0, 0], batches) == pytest.approx(50.0)
+    path, score, scores = random_search(model, batches, 30, torch.Generator().manual_seed(0), 6, 5)
+    assert score == max(scores) == score_path(model, path, batches)
+    path, score, scores = evolution_search(model, batches, 200, torch.Generator().manual_seed(0), 6, 5, 20, 5)
+    assert len(scores) == 200 and score == max(scores)
+    assert path == [3] * 6  # evolution finds the optimum of this easy score
+
+
+@pytest.mark.parametrize("method", ["gdas", "spos"])
+def test_tiny_search_gives_a_valid_cell_and_resumes(method: str, tmp_path: Path, monkeypatch: Any) -> None:
+    raw = tiny(method, checkpoint_every_steps=1)
+    ref = quiet_run(raw, tmp_path / "ref")
+    assert isinstance(ref.genotype, NB201Genotype) and len(ref.genotype.ops) == 6
+    rows = [json.loads(line) for line in (tmp_path / "ref" / "history.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["genotype"] and r["method"] == method for r in rows)
+    if method == "gdas":
+        assert rows[0]["tau"] == 10.0 and rows[1]["tau"] == pytest.approx(0.1)
+    else:
+        assert rows[-1]["spos"]["strategy"] == "evolution" and rows[0]["spos"]["strategy"] == "random"
+
+    original = search_loop.Search.save
+    calls = {"n": 0}
+
+    def save_then_die(self: Any) -> None:
+        original(self)
+        calls["n"] += 1
+        if calls["n"] == 4:  # mid-epoch 2 (3 steps per epoch, a checkpoint after each)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(search_loop.Search, "save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        quiet_run(raw, tmp_path / "run")
+    monkeypatch.setattr(search_loop.Search, "save", original)
+    said: list[str] = []
+    again = DartsJob().run(load_config(raw), tmp_path / "run", progress=False, echo=said.append)
+    assert any("resuming" in s for s in said)
+    assert again.genotype == ref.genotype
+    again_rows = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert [r["genotype"] for r in again_rows] == [r["genotype"] for r in rows]
+    assert again_rows[-1]["train_loss"] == pytest.approx(rows[-1]["train_loss"])
+
+
+def test_path_genotype_order() -> None:
+    g = path_genotype([0, 1, 2, 3, 4, 1])
+    assert g.ops == tuple(NB201_OPS[k] for k in [0, 1, 2, 3, 4, 1])
+
+
+@pytest.mark.parametrize(
+    ("updates", "message"),
+    [
+        ({"method": "enas"}, "method"),
+        ({"space": "darts", "supernet": {"channels": 4}}, "method: gdas is implemented in the nb201 space only"),
+        ({"order": "second"}, "order: gdas is first order"),
+        ({"gdas": {"tau_max": 0.05, "tau_min": 0.1}}, "gdas.tau_min"),
+        ({"gdas": {"tau_max": -1}}, "gdas.tau_max"),
+        ({"spos": {"candidates": 0}}, "spos.candidates"),
+        ({"spos": {"strategy": "bayes"}}, "spos.strategy"),
+        ({"supernet": {"channels": 4, "cells_per_stage": 1, "weighting": "sigmoid"}}, "supernet.weighting"),
+    ],
+)
+def test_bad_values_are_one_line_errors(updates: dict[str, Any], message: str) -> None:
+    raw = {**tiny("gdas"), **updates}
+    with pytest.raises(NasError) as err:
+        load_config(raw, source="x.yaml")
+    text = str(err.value)
+    assert "\n" not in text and message in text, text
+
+
+def test_spos_rejects_arch_guards() -> None:
+    with pytest.raises(NasError, match="guards.max_skip: not used by method spos"):
+        load_config(tiny("spos", guards__max_skip=1))
+
+
+class _SortedLoader:
+    """Batches of a class-sorted data set, like the evaluation loader of a class-ordered folder."""
+
+    def __init__(self) -> None:
+        self.y = torch.arange(10).repeat_interleave(10)
+
+    def set_epoch(self, _epoch: int) -> None:
+        pass
+
+    def __iter__(self) -> Any:
+        for i in range(0, 100, 10):
+            yield torch.zeros(10, 1), self.y[i : i + 10]
+
+
+def test_candidates_are_scored_on_a_fixed_random_sample_of_the_val_half() -> None:
+    from nas.darts.spos import fixed_batches
+
+    a = fixed_batches(_SortedLoader(), 2, seed=0)
+    assert len(a) == 2 and all(len(y) == 10 for _, y in a)
+    assert len(torch.cat([y for _, y in a]).unique()) >= 5  # not the first, single-class batches
+    assert all(torch.equal(p[1], q[1]) for p, q in zip(a, fixed_batches(_SortedLoader(), 2, seed=0)))
