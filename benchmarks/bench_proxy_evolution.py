@@ -28,7 +28,7 @@ from pathlib import Path
 import _common
 
 from nas.controllers.proxy_evolution import ProxyAssistedEvolution
-from nas.nb201_protocol import PUBLISHED, simulate, simulate_controller
+from nas.nb201_protocol import PUBLISHED, simulate, simulate_controller, summarize
 from nas.nb201_table import NB201Table, find_table
 from search_spaces import get_space
 
@@ -60,6 +60,7 @@ def main() -> None:
     table = NB201Table.load(args.table or find_table())
     base = {"population_size": args.population, "sample_size": args.sample, "avoid_duplicates": True}
     variants = {
+        "random": "random",
         "evolution": None,
         "warmup": {"warmup_samples": args.warmup, "move_proposal": False},
         "move": {"move_proposal": True},
@@ -71,23 +72,26 @@ def main() -> None:
         scores = args.scores or str(table_scores(table, args.table_column, Path(d)))
         for name, extra in variants.items():
             started = time.perf_counter()
-            tests, queries = [], []
+            results = []
             for s in seeds:
-                if extra is None:
+                if extra == "random":
+                    r = simulate(table, "random", s)
+                elif extra is None:
                     r = simulate(table, "evolution", s, options=base)
                 else:
                     opts = {**base, "scores": scores, **extra}
                     r = simulate_controller(table, ProxyAssistedEvolution(get_space("nb201"), seed=s, options=opts), s)
-                tests.append(r.test)
-                queries.append(r.queries)
+                results.append(r)
+            summary = summarize(results)
             rows[name] = {
-                "mean": statistics.mean(tests),
-                "std": statistics.pstdev(tests),
-                "queries_mean": statistics.mean(queries),
-                "runs": len(tests),
+                "mean": summary["mean"],
+                "std": summary["std"],
+                "queries_mean": statistics.mean(r.queries for r in results),
+                "runs": len(results),
                 "seconds": round(time.perf_counter() - started, 1),
+                "curve": summary["curve"],  # mean test accuracy of the best-reward cell so far, per simulated time
             }
-            print(f"{name:12s} {rows[name]['mean']:.2f} +- {rows[name]['std']:.2f}  (n={len(tests)})", flush=True)
+            print(f"{name:12s} {rows[name]['mean']:.2f} +- {rows[name]['std']:.2f}  (n={len(results)})", flush=True)
     if args.out:
         payload = {
             "protocol": "NAS-Bench-201 paper protocol (12-epoch reward, 12,000 s budget, every query paid)",
