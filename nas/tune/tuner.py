@@ -10,6 +10,7 @@ search runs.
 from __future__ import annotations
 
 import functools
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -123,10 +124,21 @@ def _restore(experiment: Path, fn: Any, resume_errored: bool) -> tune.Tuner:
         ) from None
 
 
+#: Trial checkpoints Tune keeps, and seconds between its saves of the experiment state. A SIGKILL
+#: restores the last saved state, which names the checkpoint that was newest then: Tune must not
+#: have deleted it yet. With one kept checkpoint and Tune's default (>= 10 s between saves), a
+#: trial reporting twice inside one save period left the state naming a deleted checkpoint, and
+#: the rerun failed that trial ("does not exist on storage anymore"). Two kept checkpoints and a
+#: 1 s period close that window for any trial slower than 1 s per report.
+KEEP_CHECKPOINTS = 2
+STATE_SAVE_PERIOD_S = "1"
+
+
 def make_tuner(
     config: SearchConfig, run_dir: Path, run_id: str, settings: TrialSettings, epochs: int | None
 ) -> tuple[tune.Tuner, bool]:
     """The search's Tuner, and whether it was restored from ``RUN_DIR/tune``; ``epochs``: a trial's, when trained."""
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", STATE_SAVE_PERIOD_S)  # read by Tune's controller, in this process
     functions = {"nb201_table": trainable.nb201_trial, "train": trainable.train_trial, "proxy": trainable.proxy_trial}
     fn = functions[config.trial.kind]
     fn = tune.with_resources(
@@ -150,7 +162,7 @@ def make_tuner(
         storage_path=str(run_dir),
         verbose=0,
         failure_config=tune.FailureConfig(max_failures=config.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
         callbacks=[TrialLines()],
     )
     return tune.Tuner(fn, tune_config=tune_config, run_config=run_config), False
