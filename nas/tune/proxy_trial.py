@@ -57,8 +57,8 @@ def run(config: dict[str, Any], settings: TrialSettings) -> None:
     data = dataset(load_recipe(settings.recipe).dataset, settings.data_dir, settings.cache_dir)
     options = build_options(settings, genotype.kind)
     batch = sample_batch(data, settings.proxy_batch_size, settings.seed)
-    value = score(genotype, [settings.proxy], batch, settings.seed, num_classes=data.num_classes, build_options=options)
-    model = build_network(genotype, settings.seed, data.num_classes, **options)
+    model = build_network(genotype, settings.seed, data.num_classes, **options)  # what score() would build
+    value = score(model, [settings.proxy], batch, settings.seed)  # leaves the model as it was: counted below
     metrics = write_json(
         done,
         {
