@@ -52,13 +52,6 @@ def session_pids(sid: int) -> list[int]:
     return pids
 
 
-def process_name(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
 @dataclass
 class Node:
     proc: subprocess.Popen
@@ -71,11 +64,6 @@ class Node:
 
     def pids(self) -> list[int]:
         return session_pids(self.sid)
-
-    def raylet_pid(self) -> int:
-        raylets = [p for p in self.pids() if "/raylet/raylet " in process_name(p)]
-        assert len(raylets) == 1, raylets
-        return raylets[0]
 
     def kill(self, timeout: float = 30) -> None:
         """SIGKILL every process of this node (the ``ray start`` process and all it started), until none is left."""

@@ -117,9 +117,8 @@ def evolution_search(
 def fixed_batches(val_loader: Iterable[Any], count: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """``count`` batches of the (unaugmented) validation half, drawn at random once per seed.
 
-    The evaluation loader keeps the data's order, which is sorted by class: its first
-    batches hold one class only, and a score on them says nothing. A fixed random sample
-    of the whole half (the same for every epoch and candidate) is what candidates are scored on.
+    A sample of the whole half, the same for every epoch and candidate, so that scores of
+    different candidates compare the same images (and do not depend on the batch size).
     """
     val_loader.set_epoch(0)  # type: ignore[attr-defined]
     xs, ys = zip(*val_loader)
