@@ -37,7 +37,8 @@ from nas.genotypes.codec import to_text
 from nas.nb201_table import NB201Table, find_table
 
 EXP = ROOT / "experiments"
-#: name -> (config file, overrides). The DARTS guard is the best of bench_collapse_nb201 (README: warm-up).
+#: name -> (config file, overrides). The DARTS guard is the best of bench_collapse_nb201 (README: warm-up),
+#: applied unchanged (the first half of the epochs train only the weights) to GDAS as well.
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "GDAS": ("nb201_gdas.yaml", {}),
     "SPOS+evolution": ("nb201_spos.yaml", {"spos.strategy": "evolution"}),
@@ -46,6 +47,7 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "DARTS 1st + warm-up (half)": ("darts_nb201_quick.yaml", {"guards.warmup_epochs": "half"}),
     "DARTS 2nd order": ("darts_nb201_quick.yaml", {"order": "second"}),
     "PC-DARTS (K=2)": ("darts_nb201_quick.yaml", {"supernet.partial_channels": 2}),
+    "GDAS + warm-up (half)": ("nb201_gdas.yaml", {"guards.warmup_epochs": "half"}),
 }
 DEFAULT_METHODS = "1,2,3,4,5"
 #: Published CIFAR-10 test accuracies (NAS-Bench-201 paper, Table 5 / GDAS on NB201) printed beside ours.
@@ -176,7 +178,28 @@ def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]], command:
             f"| {r['method']} | {r['seed']} | {r.get('c10_test')} | {r.get('percentile', 0):.1f} | {r['skips']} | "
             f"{r['search_val_acc']} | {r['search_time_s']} | `{r['cell']}` |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + per_epoch_lines(rows)) + "\n"
+
+
+def per_epoch_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Mean over seeds of the derived cell's table test accuracy after each epoch, per method."""
+    names = list(dict.fromkeys(r["method"] for r in rows))
+    curves = {}
+    for name in names:
+        per_seed = [r["per_epoch_test"] for r in rows if r["method"] == name and r.get("per_epoch_test")]
+        width = min((len(c) for c in per_seed), default=0)
+        cols = [[c[e] for c in per_seed if c[e] is not None] for e in range(width)]
+        curves[name] = [statistics.fmean(c) if c else None for c in cols]
+    width = max((len(c) for c in curves.values()), default=0)
+    if not width:
+        return []
+    lines = ["", "## The derived cell after each epoch (test %, mean over seeds)", ""]
+    lines.append("| method | " + " | ".join(str(e + 1) for e in range(width)) + " |")
+    lines.append("|---|" + "---|" * width)
+    for name, curve in curves.items():
+        cells = [f"{v:.1f}" if v is not None else "-" for v in curve] + ["-"] * (width - len(curve))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
