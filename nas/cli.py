@@ -11,31 +11,42 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from nas.errors import NasError
 
-#: Command modules, in the order ``nas --help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = (
-    "nas.commands.genotypes",  # spaces, show, convert, sample
-    "nas.commands.models",  # models
-    "nas.commands.train",  # train, evaluate
-    "nas.commands.search",  # search
-    "nas.commands.export",  # export
-    "nas.commands.report",  # report, cam
-    "nas.commands.nb201",  # nb201 import
-    "nas.commands.score",  # score (zero-cost proxies)
-)
-
-#: Quick commands that get a parser with only their own module: their start-up would otherwise be
-#: dominated by the other command modules' imports (torch above all, ~2 s). Any other first
-#: argument (``--help``, a typo, the other commands) builds the full parser.
-LIGHT_COMMANDS: dict[str, str] = {
-    "spaces": "nas.commands.genotypes",
-    "show": "nas.commands.genotypes",
-    "convert": "nas.commands.genotypes",
-    "sample": "nas.commands.genotypes",
+#: Every command: the module that registers it and the one line ``nas --help`` lists it with, in
+#: that order. ``nas CMD`` imports only CMD's module: the others' imports (torch above all, ~2 s)
+#: would otherwise dominate the start-up of every command; ``nas --help``, no command or an
+#: unknown one import none of them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "spaces": ("nas.commands.genotypes", "list the search spaces with their sizes and decisions"),
+    "show": ("nas.commands.genotypes", "describe a genotype: cells, parameters, FLOPs"),
+    "convert": ("nas.commands.genotypes", "convert a genotype between formats"),
+    "sample": ("nas.commands.genotypes", "sample genotypes of a search space as JSON lines"),
+    "models": ("nas.commands.models", "list the model zoo with parameters and multiply-adds on 3x32x32"),
+    "train": ("nas.commands.train", "train a zoo model or a genotype's network with a recipe (resumable)"),
+    "evaluate": ("nas.commands.train", "test accuracy of trained run directories (flip TTA, ensembles)"),
+    "search": ("nas.commands.search", "run (or resume) an architecture search from a YAML config"),
+    "export": ("nas.commands.export", "write the genotype a search found, or a trained model as ONNX or TorchScript"),
+    "report": (
+        "nas.commands.report",
+        "HTML + Markdown report of run directories (training, DARTS search, trial search)",
+    ),
+    "cam": ("nas.commands.report", "class activation maps of a trained run on test images"),
+    "nb201": ("nas.commands.nb201", "NAS-Bench-201 table: build it from the official benchmark files"),
+    "score": ("nas.commands.score", "zero-cost scores (naswot, synflow, ..., params, flops) of untrained networks"),
 }
+
+
+class _Subcommands:
+    """What a command module's ``register`` receives: ``add_parser`` with the one-line help of :data:`COMMANDS`."""
+
+    def __init__(self, sub: argparse._SubParsersAction) -> None:
+        self._sub = sub
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return self._sub.add_parser(name, help=COMMANDS[name][1], **kwargs)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -46,13 +57,15 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The ``nas`` parser; for a :data:`LIGHT_COMMANDS` ``command``, with that command's module only."""
+    """The ``nas`` parser: with ``command``'s module only, or (any other first argument) the listing of all."""
     parser = OneLineParser(prog="nas", description="Neural architecture search toolkit for CIFAR-10.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    light = LIGHT_COMMANDS.get(command or "")
-    for module_name in (light,) if light else COMMAND_MODULES:
-        importlib.import_module(module_name).register(sub)
+    if command in COMMANDS:
+        importlib.import_module(COMMANDS[command][0]).register(_Subcommands(sub))
+    else:  # nas --help, nas, nas TYPO: the list of commands, parsed no further
+        for name, (_module, line) in COMMANDS.items():
+            sub.add_parser(name, help=line)
     return parser
 
 

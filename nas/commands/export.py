@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nas.commands import Subcommands
 from nas.errors import NasError
 from nas.genotypes.codec import load_genotype_file, to_darts_text, to_json, to_nb201_string
 from nas.genotypes.types import DartsGenotype, NB201Genotype
@@ -14,10 +15,9 @@ GENOTYPE_FORMATS: tuple[str, ...] = ("json", "darts", "nb201")
 MODEL_FORMATS: tuple[str, ...] = ("onnx", "torchscript")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser(
         "export",
-        help="write the genotype a search found, or a trained model as ONNX or TorchScript",
         description="json, darts, nb201: the genotype of a search run directory. onnx, torchscript: the model of a "
         "training run directory (from `nas train`) with its trained weights, checked against PyTorch on test images.",
     )

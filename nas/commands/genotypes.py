@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nas.commands import Subcommands
 from nas.errors import NasError
 from nas.genotypes import resolve
 from nas.genotypes.codec import to_darts_text, to_dict, to_json, to_nb201_string, to_text
@@ -16,13 +17,13 @@ from nas.genotypes.resolve import parse_genotype
 from nas.genotypes.types import DartsGenotype, Genotype, NB201Genotype
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("spaces", help="list the search spaces with their sizes and decisions")
+def register(sub: Subcommands) -> None:
+    p = sub.add_parser("spaces")
     p.add_argument("--decisions", action="store_true", help="also list every decision and its choices")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_spaces)
 
-    p = sub.add_parser("show", help="describe a genotype: cells, parameters, FLOPs")
+    p = sub.add_parser("show")
     p.add_argument("genotype", nargs="?", help="a name, a JSON file, a run dir, DARTS text or an NB201 string")
     p.add_argument("--list", action="store_true", help="list the named genotypes")
     p.add_argument("--channels", type=int, help="initial channels C (DARTS default 36, NB201 default 16)")
@@ -48,13 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(handler=cmd_show)
 
-    p = sub.add_parser("convert", help="convert a genotype between formats")
+    p = sub.add_parser("convert")
     p.add_argument("genotype", help="a name, a JSON file, a run dir, DARTS text or an NB201 string")
     p.add_argument("--to", required=True, choices=("json", "darts", "nb201"), help="output format")
     p.add_argument("--out", help="write to this file instead of standard output")
     p.set_defaults(handler=cmd_convert)
 
-    p = sub.add_parser("sample", help="sample genotypes of a search space as JSON lines")
+    p = sub.add_parser("sample")
     p.add_argument("space", help="search space name (see `nas spaces`)")
     p.add_argument("--n", type=int, default=1, help="how many genotypes")
     p.add_argument("--seed", type=int, default=0)

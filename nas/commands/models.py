@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from nas.commands import Subcommands
 from nas.errors import NasError
 from nas.zoo import list_models
 
@@ -15,8 +16,8 @@ COST_NOTE = (
 )
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("models", help="list the model zoo with parameters and multiply-adds on 3x32x32")
+def register(sub: Subcommands) -> None:
+    p = sub.add_parser("models")
     p.add_argument("--family", help="only this family (e.g. resnet, vgg, densenet)")
     p.add_argument("--no-flops", action="store_true", help="skip the multiply-add count (faster)")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nas.commands import Subcommands
 from nas.errors import NasError
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("nb201", help="NAS-Bench-201 table: build it from the official benchmark files")
+def register(sub: Subcommands) -> None:
+    p = sub.add_parser("nb201")
     nb = p.add_subparsers(dest="nb201_command", metavar="SUBCOMMAND")
     nb.required = True
     q = nb.add_parser(

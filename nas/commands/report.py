@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from nas.commands import Subcommands
 from nas.errors import NasError
 from nas.genotypes.codec import from_dict, load_genotype_file, to_text
 from nas.genotypes.types import DARTS_SEARCH_OPS, NB201_OPS
@@ -44,10 +45,9 @@ from nas.viz.search_plots import plot_arch_weights, plot_pareto, plot_search_pro
 RUN_KINDS = ("train", "darts", "trials")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser(
         "report",
-        help="HTML + Markdown report of run directories (training, DARTS search, trial search)",
         description="Write REPORT/report.html (self-contained) and REPORT/report.md from one or more run directories.",
     )
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories of nas train or nas search")
@@ -58,7 +58,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     c = sub.add_parser(
         "cam",
-        help="class activation maps of a trained run on test images",
         description="CAM (global-average-pooling networks) or Grad-CAM of a trained run, on test images.",
     )
     c.add_argument("run", metavar="RUN_DIR", help="a run directory of nas train")

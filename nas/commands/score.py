@@ -14,6 +14,7 @@ import sys
 import time
 from typing import Any
 
+from nas.commands import Subcommands
 from nas.errors import NasError
 
 #: Default minibatch: the zero-cost-proxies protocol (Abdelfattah et al. 2021) on NAS-Bench-201.
@@ -21,10 +22,9 @@ DEFAULT_BATCH_SIZE = 64
 _LABEL_WIDTH = 50
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser(
         "score",
-        help="zero-cost scores (naswot, synflow, ..., params, flops) of untrained networks",
         description="Score untrained networks on one seeded minibatch of real training images. "
         "GENOTYPE is a name, a JSON file, a run dir, DARTS text, an NB201 string or a zoo model.",
     )

@@ -11,15 +11,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from nas.commands import Subcommands
 from nas.config_io import apply_overrides, parse_override, parse_seeds, read_yaml
 from nas.search_jobs import registry, runner
 from nas.search_jobs.storage import mask_password
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser(
         "search",
-        help="run (or resume) an architecture search from a YAML config",
         description="Run an architecture search. Running the same command again resumes an interrupted run.",
     )
     p.add_argument(

@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 
+from nas.commands import Subcommands
 from nas.config_io import parse_seeds
 from nas.errors import NasError
 from nas.recipes import recipe_overrides
@@ -27,10 +28,9 @@ from nas.tools.ensemble import evaluate_runs
 from nas.training.job import train_job
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser(
         "train",
-        help="train a zoo model or a genotype's network with a recipe (resumable)",
         description="Train a model with the shared trainer. Run the same command again to resume.",
     )
     what = p.add_mutually_exclusive_group(required=True)
@@ -79,7 +79,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     e = sub.add_parser(
         "evaluate",
-        help="test accuracy of trained run directories (flip TTA, ensembles)",
         description="Rebuild each run's network from its config.json and evaluate its weights on the test set.",
     )
     e.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories written by `nas train`")
