@@ -37,8 +37,10 @@ from nas.genotypes.codec import to_text
 from nas.nb201_table import NB201Table, find_table
 
 EXP = ROOT / "experiments"
-#: name -> (config file, overrides). The DARTS guard is the best of bench_collapse_nb201 (README: warm-up),
-#: applied unchanged (the first half of the epochs train only the weights) to GDAS as well.
+#: name -> (config file, overrides). The DARTS guard is the best of bench_collapse_nb201 (README: warm-up);
+#: PC-DARTS with it (7 of 15 epochs: "half") is what tune_weight_sharing_nb201.py chose for PC-DARTS on
+#: validation seeds, in TUNED below (the logs: benchmarks/results/tune_*.md). PC-DARTS here is partial
+#: channels only (K=2 of C=8), without PC-DARTS' edge normalisation.
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "GDAS": ("nb201_gdas.yaml", {}),
     "SPOS+evolution": ("nb201_spos.yaml", {"spos.strategy": "evolution"}),
@@ -47,9 +49,14 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "DARTS 1st + warm-up (half)": ("darts_nb201_quick.yaml", {"guards.warmup_epochs": "half"}),
     "DARTS 2nd order": ("darts_nb201_quick.yaml", {"order": "second"}),
     "PC-DARTS (K=2)": ("darts_nb201_quick.yaml", {"supernet.partial_channels": 2}),
-    "GDAS + warm-up (half)": ("nb201_gdas.yaml", {"guards.warmup_epochs": "half"}),
+    "PC-DARTS (K=2) + warm-up (half)": (
+        "darts_nb201_quick.yaml",
+        {"supernet.partial_channels": 2, "guards.warmup_epochs": "half"},
+    ),
 }
-DEFAULT_METHODS = "1,2,3,4,5"
+DEFAULT_METHODS = "1,2,3,4,5,6,7,8"
+#: method -> (tuning log in benchmarks/results/, the tuned key): the value the log chose is the method's.
+TUNED = {"PC-DARTS (K=2) + warm-up (half)": ("tune_pc-darts_k2_guards_warmup_epochs.json", "guards.warmup_epochs")}
 #: Published CIFAR-10 test accuracies (NAS-Bench-201 paper, Table 5 / GDAS on NB201) printed beside ours.
 ANCHORS = {
     "GDAS": "93.61 ± 0.09",

@@ -221,3 +221,34 @@ def test_evaluation_batches_mix_classes_in_one_fixed_order() -> None:
     evaluate.set_epoch(0)
     assert all(torch.equal(a, b) for a, b in zip(first, (y for _, y in evaluate)))
     assert sorted(torch.cat(first).tolist()) == sorted(data.labels[data.val_idx].tolist())  # the whole half, once
+
+
+def test_weight_sharing_tuning_logs_read_validation_only_and_the_tuned_method_is_what_they_chose() -> None:
+    """benchmarks/tune_weight_sharing_nb201.py: seeds disjoint from the reported 0-4, no test figure in its rows."""
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(repo / "benchmarks"))
+    try:
+        import bench_weight_sharing_nb201 as bench
+    finally:
+        sys.path.remove(str(repo / "benchmarks"))
+    logs = sorted((repo / "benchmarks" / "results").glob("tune_*_*.json"))
+    logs = [p for p in logs if "c10_valid" in json.loads(p.read_text()).get("objective", "")]
+    assert len(logs) >= 2
+    for path in logs:
+        log = json.loads(path.read_text())
+        assert not set(log["seeds"]) & set(range(5)), path.name
+        assert "test" not in log["objective"]
+        assert all(not any(w in k for w in ("test", "rank", "percentile")) for r in log["runs"] for k in r)
+        best = max(log["by_value"], key=lambda o: o["c10_valid_mean"])
+        assert log["chosen"] == best["value"]
+    for name, (file, key) in bench.TUNED.items():
+        log = json.loads((repo / "benchmarks" / "results" / file).read_text())
+        config_file, overrides = bench.METHODS[name]
+        raw = apply_overrides(bench.read_yaml(bench.EXP / config_file), {})
+        value = overrides[key]
+        value = int(raw["epochs"]) // 2 if value == "half" else value
+        assert value == log["chosen"], name
+        base_file, base_overrides = bench.METHODS[log["method"]]  # the tuned method = the base + the chosen value
+        assert (base_file, base_overrides) == (config_file, {k: v for k, v in overrides.items() if k != key})
