@@ -53,8 +53,15 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
         "darts_nb201_quick.yaml",
         {"supernet.partial_channels": 2, "guards.warmup_epochs": "half"},
     ),
+    # The other collapse guards of bench_collapse_nb201.py, with the same settings.
+    "DARTS 1st + P-DARTS cap (max 1 skip)": ("darts_nb201_quick.yaml", {"guards.max_skip": 1}),
+    "DARTS 1st + DARTS+ early stop (1 skip)": ("darts_nb201_quick.yaml", {"guards.early_stop_skip": 1}),
+    "Fair DARTS (sigmoid, w=10)": (
+        "darts_nb201_quick.yaml",
+        {"supernet.weighting": "sigmoid", "guards.fair_darts_weight": 10.0},
+    ),
 }
-DEFAULT_METHODS = "1,2,3,4,5,6,7,8"
+DEFAULT_METHODS = "1,2,3,4,5,6,7,8,9,10,11"
 #: method -> (tuning log in benchmarks/results/, the tuned key): the value the log chose is the method's.
 TUNED = {"PC-DARTS (K=2) + warm-up (half)": ("tune_pc-darts_k2_guards_warmup_epochs.json", "guards.warmup_epochs")}
 #: Published CIFAR-10 test accuracies (NAS-Bench-201 paper, Table 5 / GDAS on NB201) printed beside ours.
