@@ -26,6 +26,7 @@ from _common import ROOT, write_result
 from bench_weight_sharing_nb201 import METHODS, run_one, slug_of
 
 from nas.config_io import parse_override
+from nas.errors import NasError
 from nas.nb201_table import NB201Table, find_table
 
 REPORTED_SEEDS = frozenset(range(5))
@@ -93,4 +94,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except NasError as exc:  # a bad --key or --values: one line, the finished searches are kept
+        print(f"tune_weight_sharing_nb201: error: {exc}", file=sys.stderr)
+        sys.exit(2)
