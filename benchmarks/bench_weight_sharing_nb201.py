@@ -13,7 +13,10 @@ Methods run one after the other (all seeds of GDAS first, then SPOS, then DARTS)
 search is a resumable run directory under ``--out`` (rerun the same command to continue),
 and the result files are rewritten after every search, so an interrupted benchmark leaves
 what it has. ``--deadline HH:MM`` (UTC) starts no search that would, at the last search's
-pace (``--estimate`` before the first), end after it.
+pace (``--estimate`` before the first), end after it. ``--reuse FILE`` takes the rows of an
+earlier result file for the searches whose run directory is gone (a fresh checkout), so a
+benchmark finished across machines or sessions is gathered without running those again; such
+rows say ``"reused_from"``.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--estimate", type=float, default=300.0, help="seconds a search is assumed to take until one is timed"
     )
+    p.add_argument("--reuse", default=None, help="an earlier result .json: its rows stand in for missing run dirs")
     p.add_argument("--out", default=str(ROOT / "runs" / "bench_weight_sharing_nb201"))
     p.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "weight_sharing_nb201"))
     return p.parse_args(argv)
@@ -216,8 +220,20 @@ def per_epoch_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def reusable_rows(path: str | None) -> dict[tuple[str, int], dict[str, Any]]:
+    """(method, seed) -> row of an earlier result file; a bad file is one line, not a traceback."""
+    if not path:
+        return {}
+    try:
+        runs = json.loads(Path(path).read_text(encoding="utf-8"))["runs"]
+        return {(r["method"], int(r["seed"])): {**r, "reused_from": path} for r in runs}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"--reuse {path}: expected a result .json of this benchmark with 'runs' ({exc})") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    reuse = reusable_rows(args.reuse)
     common: dict[str, Any] = dict(parse_override(o) for o in args.overrides)
     if args.data_dir is not None:
         common["data_dir"] = args.data_dir
@@ -234,17 +250,22 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         for seed in seeds:
             now = dt.datetime.now(dt.UTC)
-            finished = (out / f"{slug_of(name)}-seed{seed}" / "result.json").is_file()  # reported at no cost
-            if not finished and deadline is not None and now + dt.timedelta(seconds=last_wall) > deadline:
+            run_dir = out / f"{slug_of(name)}-seed{seed}"
+            finished = (run_dir / "result.json").is_file()  # reported at no cost
+            if not run_dir.exists() and (name, seed) in reuse:
+                row = reuse[(name, seed)]
+            elif not finished and deadline is not None and now + dt.timedelta(seconds=last_wall) > deadline:
                 skipped.append(f"{name} seed {seed}")
                 continue
-            row = run_one(name, seed, common, out, table)
-            if not row["already_finished"]:
-                last_wall = row["wall_s_this_call"]
+            else:
+                row = run_one(name, seed, common, out, table)
+                if not row["already_finished"]:
+                    last_wall = row["wall_s_this_call"]
             rows.append(row)
             print(
                 f"{name:28s} seed {seed}: test {row.get('c10_test')}  pct {row.get('percentile', 0):.1f}  "
-                f"skips {row['skips']}  {row['search_time_s']} s  {row['cell']}",
+                f"skips {row['skips']}  {row['search_time_s']} s  {row['cell']}"
+                + ("  (reused)" if "reused_from" in row else ""),
                 flush=True,
             )
             summary = summarise(rows, names)
