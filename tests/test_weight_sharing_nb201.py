@@ -252,3 +252,29 @@ def test_weight_sharing_tuning_logs_read_validation_only_and_the_tuned_method_is
         assert value == log["chosen"], name
         base_file, base_overrides = bench.METHODS[log["method"]]  # the tuned method = the base + the chosen value
         assert (base_file, base_overrides) == (config_file, {k: v for k, v in overrides.items() if k != key})
+
+
+def test_weight_sharing_benchmark_reuses_rows_of_an_earlier_file_only_for_missing_run_dirs(tmp_path: Path) -> None:
+    """``--reuse``: a finished benchmark is gathered in a fresh checkout without rerunning; a bad file is one line."""
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(repo / "benchmarks"))
+    try:
+        import bench_weight_sharing_nb201 as bench
+    finally:
+        sys.path.remove(str(repo / "benchmarks"))
+    row = {"method": "GDAS", "seed": 7, "cell": "c", "skips": 1, "search_val_acc": 20.0, "search_time_s": 9.0}
+    row.update(time_per_step_s=0.1, c10_test=91.0, percentile=50.0, per_epoch_test=[90.0, 91.0])
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps({"runs": [row]}))
+    out, results = tmp_path / "runs", tmp_path / "res"
+    argv = ["--methods", "1", "--seeds", "7", "--reuse", str(earlier), "--out", str(out), "--results", str(results)]
+    assert bench.main(argv) == 0
+    written = json.loads(results.with_suffix(".json").read_text())
+    assert written["runs"] == [{**row, "reused_from": str(earlier)}]
+    assert written["summary"][0]["c10_test_mean"] == 91.0
+    assert not out.exists()  # nothing was searched
+    earlier.write_text("{not json")
+    with pytest.raises(SystemExit, match=r"^--reuse .*earlier.json: expected a result .json"):
+        bench.main(argv)
