@@ -163,3 +163,55 @@ def ratios(samples: Samples, base: str, names: Sequence[str]) -> dict[str, dict[
         for n in names
         if n in samples.wall and base in samples.wall
     }
+
+
+def step_flops(step: Callable[[], object]) -> int:
+    """Floating-point operations of one call of ``step`` (forward, backward, all of it).
+
+    Counted by :class:`torch.utils.flop_counter.FlopCounterMode`, which counts matrix
+    products and convolutions (forward and both gradients), not elementwise work: the
+    figure is the arithmetic the step cannot avoid, so GFLOP/s from it compare to the
+    machine's matrix-product rate.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return int(counter.get_total_flops())
+
+
+def attainable_gflops(shapes: Sequence[tuple[int, int, int, int]], rounds: int = 5) -> dict[str, Any]:
+    """This machine's attainable float32 GFLOP/s at the current thread count.
+
+    ``matmul``: a 2048 x 2048 matrix product (the ceiling dense arithmetic reaches);
+    ``sep_conv``: per ``(batch, channels, height, width)`` shape, a 3x3 depthwise then a
+    1x1 pointwise convolution in channels-last layout, forward and backward (the
+    network's own building block at its own sizes: what the convolution kernels reach
+    when nothing else is in the way). Medians of ``rounds`` timed calls after one warm-up.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    def rate(fn: Callable[[], object], flops: float) -> float:
+        fn()
+        ts = []
+        for _ in range(rounds):
+            with timer() as t:
+                fn()
+            ts.append(t.wall)
+        return round(flops / statistics.median(ts) / 1e9, 1)
+
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    out: dict[str, Any] = {"threads": torch.get_num_threads(), "matmul": rate(lambda: a @ b, 2 * 2048**3)}
+    seps = {}
+    for B, C, H, W in shapes:
+        x = torch.randn(B, C, H, W).contiguous(memory_format=torch.channels_last).requires_grad_()
+        wd = torch.randn(C, 1, 3, 3, requires_grad=True)
+        wp = torch.randn(C, C, 1, 1, requires_grad=True)
+
+        def sep(x: torch.Tensor = x, wd: torch.Tensor = wd, wp: torch.Tensor = wp) -> None:
+            F.conv2d(F.conv2d(x, wd, None, 1, 1, 1, x.shape[1]), wp).sum().backward()
+
+        seps[f"{B}x{C}x{H}x{W}"] = rate(sep, step_flops(sep))
+    out["sep_conv"] = seps
+    return out

@@ -20,7 +20,12 @@ and ``large`` (C=36, 20 cells, batch 64). Variants:
 Variants are timed in interleaved rounds (one step of each per round, order reversed
 every other round) so that load from other processes on the shared CPU hits all of them
 alike; warm-up steps are excluded; medians of wall and process CPU time are reported and
-the ratios are same-run ratios against ``reference``. Peak memory (``--memory``) is the
+the ratios are same-run ratios against ``reference``. How close to the machine's limit:
+each size also records the GFLOP one step needs (``torch.utils.flop_counter`` on the
+reference network: convolutions and matrix products, forward and backward) and what this
+machine attains (a large float32 matmul; a depthwise-separable convolution, forward and
+backward, at each stage's shape); each row's ``gflop_per_s`` is that GFLOP over its median
+step time, also as a fraction of both. Peak memory (``--memory``) is the
 ``ru_maxrss`` high-water mark of a fresh subprocess per variant minus its RSS before
 the first step. Example::
 
@@ -45,7 +50,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from benchmarks._common import interleave, loadavg, machine, write_result  # noqa: E402
+from benchmarks._common import attainable_gflops, interleave, loadavg, machine, step_flops, write_result  # noqa: E402
 from benchmarks._darts_reference import ReferenceNetworkCIFAR  # noqa: E402
 from nas.genotypes import named  # noqa: E402
 from nas.metrics import count_parameters  # noqa: E402
@@ -143,6 +148,18 @@ def measure_memory(variant: str, size: str, drop_path: float, threads: int) -> d
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def sep_shapes(size: str) -> list[tuple[int, int, int, int]]:
+    """The (batch, channels, height, width) of the cells' operations at ``size``: one per stage."""
+    C, _, batch = SIZES[size]
+    return [(batch, C, 32, 32), (batch, 2 * C, 16, 16), (batch, 4 * C, 8, 8)]
+
+
+def limits(size: str) -> dict[str, Any]:
+    """The arithmetic one step needs (counted on the reference network) and what this machine attains."""
+    step, _ = prepare("reference", size, 0.0)
+    return {"step_gflop": round(step_flops(step) / 1e9, 2), **attainable_gflops(sep_shapes(size))}
+
+
 def run_size(size: str, variants: list[str], rounds: int, warmup: int, drop_path: float) -> list[dict[str, Any]]:
     C, layers, batch = SIZES[size]
     steps: dict[str, Callable[[], None]] = {}
@@ -194,10 +211,19 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     load_before = loadavg()
     rows: list[dict[str, Any]] = []
+    machine_limits: dict[str, Any] = {}
     for size in sizes:
         C, layers, _ = SIZES[size]
         print(f"{size}: max |logits - reference| / max |reference| = {check_equivalence(C, layers):.1e} (train mode)")
+        lim = machine_limits[size] = limits(size)
         size_rows = run_size(size, variants, args.rounds or (8 if size == "small" else 3), args.warmup, args.drop_path)
+        seps = list(lim["sep_conv"].values())
+        for r in size_rows:
+            # Achieved rate of the arithmetic the step needs, against the machine's (see limits()).
+            r["gflop_per_s"] = round(lim["step_gflop"] / r["s_median"], 1)
+            r["fraction_of_matmul"] = round(r["gflop_per_s"] / lim["matmul"], 3)
+            r["fraction_of_sep_conv"] = round(r["gflop_per_s"] / (sum(seps) / len(seps)), 3)
+        print(f"{size}: {lim['step_gflop']} GFLOP/step; attainable GFLOP/s: matmul {lim['matmul']}, {lim['sep_conv']}")
         if args.memory:
             # The timings first: the memory phase is slow on a loaded machine and may be cut short.
             print(json.dumps({"timing": size_rows}), flush=True)
@@ -212,12 +238,18 @@ def main(argv: list[str] | None = None) -> int:
             nan = float("nan")
             line = f"{size:6s} {r['variant']:13s} {r['s_median']:7.3f} s/step (min {r['s_min']:.3f})"
             line += f" cpu {r['cpu_s_median']:.3f}  x{r.get('speed_vs_reference', nan):.2f}"
-            line += f" (cpu x{r.get('cpu_speed_vs_reference', nan):.2f})"
+            line += f" (cpu x{r.get('cpu_speed_vs_reference', nan):.2f})  {r['gflop_per_s']} GFLOP/s"
             if "peak_rss_gb" in r:
                 line += f"  peak {r['peak_rss_gb']:.2f} GB, step {r['step_gb']:.2f} GB"
             print(line, flush=True)
         rows += size_rows
-    payload = {"threads": args.threads, "loadavg_before": load_before, "loadavg_after": loadavg(), "results": rows}
+    payload = {
+        "threads": args.threads,
+        "loadavg_before": load_before,
+        "loadavg_after": loadavg(),
+        "limits": machine_limits,
+        "results": rows,
+    }
     if args.out:
         print("wrote", write_result(args.out, payload))
     else:

@@ -57,6 +57,8 @@ def _peak_gb() -> float:
 
 
 def _reference_model(args: argparse.Namespace, k: int, edge_norm: bool) -> Any:
+    from nas.ops import use_plain_layers
+
     spec = importlib.util.spec_from_file_location("_ref_supernet", ROOT / "tests" / "test_darts_supernet.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
@@ -67,7 +69,8 @@ def _reference_model(args: argparse.Namespace, k: int, edge_norm: bool) -> Any:
             arch = {id(p) for p in self.arch_parameters()}
             return [p for p in self.parameters() if id(p) not in arch]
 
-    return Reference(args.channels, 10, args.layers, k=k, edge_norm=edge_norm)
+    # plain layers: the reference runs every op as the one-module-per-layer original does
+    return use_plain_layers(Reference(args.channels, 10, args.layers, k=k, edge_norm=edge_norm))
 
 
 def worker(args: argparse.Namespace) -> dict[str, Any]:

@@ -28,7 +28,8 @@ state dicts of published DARTS and NAS-Bench-201 models map one to one.
 Speed, with the same function and gradients: operations that start with a ReLU of
 their input set ``relu_first = True`` and provide ``forward_relu(x)`` taking the
 *already activated* input, so a cell that feeds one state to several of them computes
-the ReLU once; :class:`SepConv`'s inner ReLU runs in place; :class:`FactorizedReduce`
+the ReLU once; :class:`SepConv` and :class:`DilConv` keep less for backward (the
+kernels of :mod:`nas.kernels`); :class:`FactorizedReduce`
 runs as one convolution in training; :func:`drop_path` is a single multiply.
 """
 
@@ -42,6 +43,7 @@ from torch import nn
 
 from nas.errors import NasError
 from nas.genotypes.types import DARTS_OPS, NB201_OPS
+from nas.kernels import bn_relu_dw_pw, dw_pw
 
 __all__ = [
     "OPS",
@@ -59,10 +61,69 @@ __all__ = [
     "make_op",
     "parse_memory_format",
     "shareable_key",
+    "use_plain_layers",
 ]
 
 #: ``(C_in, C_out, stride, affine) -> module``
 OpFactory = Callable[[int, int, int, bool], nn.Module]
+
+
+def _fused(module: nn.Module, x: torch.Tensor) -> bool:
+    """Whether the memory-lean kernels of :mod:`nas.kernels` may run ``module`` on ``x``.
+
+    Only when autograd records (without it the plain layers keep nothing either) and in
+    float32/float64 without autocast, where their batch statistics are those of
+    ``nn.BatchNorm2d``; not after :func:`use_plain_layers`; otherwise the plain layers run.
+    """
+    return (
+        getattr(module, "lean", True)
+        and torch.is_grad_enabled()
+        and x.dtype in (torch.float32, torch.float64)
+        and not torch.is_autocast_enabled(x.device.type)
+        and _layers_as_built(module)
+    )
+
+
+def _layers_as_built(module: nn.Module) -> bool:
+    """Whether ``module.op`` still holds its own layer types with no hooks on them.
+
+    The kernels read the layers' weights and skip their ``forward``: a layer swapped by
+    the user (synflow drops batch norms) or a hook on one (Grad-CAM on an inner
+    convolution) needs the layers run one by one.
+    """
+    layers = module.op
+    if len(layers) != len(module.layer_types) or _global_module_hooks():
+        return False
+    return all(
+        type(layer) is kind
+        and not (layer._forward_hooks or layer._forward_pre_hooks or layer._backward_hooks or layer._backward_pre_hooks)
+        for layer, kind in zip(layers, module.layer_types)
+    )
+
+
+def _global_module_hooks() -> bool:
+    # hooks registered with nn.modules.module.register_module_forward_hook and its kin
+    mod = torch.nn.modules.module
+    kinds = ("forward_hooks", "forward_pre_hooks", "backward_hooks", "backward_pre_hooks")
+    return any(getattr(mod, f"_global_{kind}", None) for kind in kinds)
+
+
+def use_plain_layers(module: nn.Module) -> nn.Module:
+    """Make every :class:`SepConv`/:class:`DilConv` in ``module`` run its layers one by one.
+
+    Needed for double backward (``create_graph=True``: Hessian-vector products, gradient
+    penalties): the lean kernels compute first derivatives only and raise if differentiated
+    twice. Same function and gradients; more memory. Returns ``module``.
+    """
+    for m in module.modules():
+        if isinstance(m, (SepConv, DilConv)):
+            m.lean = False
+    return module
+
+
+def _bn_batch_stats(bn: nn.BatchNorm2d) -> bool:
+    # nn.BatchNorm2d normalises with batch statistics in training or when it tracks none.
+    return bn.training or not bn.track_running_stats
 
 
 def _run(layers: nn.Sequential, x: torch.Tensor, start: int) -> torch.Tensor:
@@ -106,6 +167,8 @@ class DilConv(nn.Module):
     """ReLU, dilated depthwise ``k x k``, pointwise 1x1, batch norm (DARTS ``dil_conv``)."""
 
     relu_first = True
+    lean = True  # the nas.kernels path (see use_plain_layers)
+    layer_types = (nn.ReLU, nn.Conv2d, nn.Conv2d, nn.BatchNorm2d)  # what the kernels expect in self.op
 
     def __init__(
         self,
@@ -131,17 +194,26 @@ class DilConv(nn.Module):
         return self.forward_relu(F.relu(x))
 
     def forward_relu(self, x: torch.Tensor) -> torch.Tensor:
-        return _run(self.op, x, 1)
+        if not _fused(self, x):
+            return _run(self.op, x, 1)
+        # The depthwise output is recomputed in backward instead of kept (nas.kernels.dw_pw).
+        dw, pw, bn = self.op[1], self.op[2], self.op[3]
+        return bn(dw_pw(x, dw.weight, pw.weight, dw.stride[0], dw.padding[0], dw.dilation[0]))
 
 
 class SepConv(nn.Module):
     """Two stacked (ReLU, depthwise ``k x k``, pointwise 1x1, BN); only the first is strided.
 
-    The inner ReLU acts on a fresh batch-norm output that nothing else reads (batch
-    norm's backward needs its input, not its output), so it runs in place.
+    When autograd records, the kernels of :mod:`nas.kernels` compute the same function
+    keeping two tensors for backward (the two pointwise outputs) instead of five: the
+    depthwise outputs and the inner batch norm's output are recomputed going back.
+    Otherwise the layers run one by one, the inner ReLU in place (batch norm's backward
+    needs its input, not its output).
     """
 
     relu_first = True
+    lean = True  # the nas.kernels path (see use_plain_layers)
+    layer_types = (nn.ReLU, nn.Conv2d, nn.Conv2d, nn.BatchNorm2d) * 2  # what the kernels expect in self.op
 
     def __init__(
         self,
@@ -168,7 +240,11 @@ class SepConv(nn.Module):
         return self.forward_relu(F.relu(x))
 
     def forward_relu(self, x: torch.Tensor) -> torch.Tensor:
-        return _run(self.op, x, 1)
+        if not _fused(self, x):
+            return _run(self.op, x, 1)
+        dw1, pw1, bn1, dw2, pw2, bn2 = (self.op[i] for i in (1, 2, 3, 5, 6, 7))
+        u1 = dw_pw(x, dw1.weight, pw1.weight, dw1.stride[0], dw1.padding[0], 1)
+        return bn2(bn_relu_dw_pw(u1, dw2.weight, pw2.weight, bn1, _bn_batch_stats(bn1), dw2.padding[0]))
 
 
 class Conv7x1_1x7(nn.Module):

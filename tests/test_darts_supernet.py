@@ -24,7 +24,7 @@ from nas.darts.pooling import avg_pool_3x3, max_pool_3x3
 from nas.darts.supernet import edge_weights, op_weights, reference_names, reference_state_dict
 from nas.errors import NasError
 from nas.genotypes.types import DARTS_SEARCH_OPS, NB201_OPS, DartsGenotype
-from nas.ops import OPS, FactorizedReduce, ReLUConvBN
+from nas.ops import OPS, FactorizedReduce, ReLUConvBN, use_plain_layers
 from search_spaces import get_space, list_spaces
 
 # --------------------------------------------------------------------------- #
@@ -134,7 +134,8 @@ def make_pair(seed=0, C=4, layers=3, k=1, edge_norm=False, weighting="softmax", 
     with torch.no_grad():  # well away from uniform, so that each op's weight matters
         for p in net.arch_parameters():
             p.normal_(0, 0.7)
-    ref = RefNetwork(C, 5, layers, steps, min(4, steps), 3, ops, k, edge_norm, weighting).double()
+    # The plain layers: the reference is differentiated twice (exact Hessian-vector products).
+    ref = use_plain_layers(RefNetwork(C, 5, layers, steps, min(4, steps), 3, ops, k, edge_norm, weighting).double())
     ref.load_state_dict(reference_state_dict(net), strict=True)
     return net, ref
 

@@ -663,3 +663,94 @@ def test_conv1x1_stride2_matches_a_strided_convolution(channels: int, size: int)
     for a, b in zip(g_ours, g_ref):
         # the same sums in another order: float32 rounding differs by a few ulps with the thread count
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"])
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("mode", ["train", "eval", "untracked", "cumulative"])
+def test_lean_sep_and_dil_conv_equal_their_plain_layers(name: str, stride: int, mode: str) -> None:
+    """The nas.kernels path of SepConv/DilConv: outputs, every gradient and the running statistics of the layers."""
+    torch.manual_seed(0)
+    op = make_op(name, 5, 5, stride).double()
+    for m in op.modules():  # non-trivial affine parameters and running statistics
+        if isinstance(m, nn.BatchNorm2d):
+            nn.init.uniform_(m.weight, 0.5, 1.5)
+            nn.init.uniform_(m.bias, -0.5, 0.5)
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+            m.track_running_stats = mode != "untracked"
+            m.momentum = None if mode == "cumulative" else 0.1
+    op.train(mode != "eval")
+    plain = make_op(name, 5, 5, stride).double().train(mode != "eval")
+    plain.load_state_dict(op.state_dict())
+    for p_mod, o_mod in zip(plain.modules(), op.modules()):
+        if isinstance(o_mod, nn.BatchNorm2d):
+            p_mod.track_running_stats, p_mod.momentum = o_mod.track_running_stats, o_mod.momentum
+    x = torch.randn(4, 5, 11, 11, dtype=torch.float64).relu()
+    outs = []
+    for module, lean in ((op, True), (plain, False)):
+        xi = x.clone().requires_grad_()
+        y = module.forward_relu(xi) if lean else nn.Sequential(*list(module.op)[1:])(xi)
+        (y * torch.linspace(-1, 2, y.numel(), dtype=y.dtype).view_as(y)).sum().backward()
+        outs.append((y, xi.grad, {n: p.grad for n, p in module.named_parameters()}, dict(module.named_buffers())))
+    (y_a, gx_a, g_a, b_a), (y_b, gx_b, g_b, b_b) = outs
+    assert "_DwPwBackward" in _autograd_names(y_a.grad_fn)  # the lean kernels did run
+    torch.testing.assert_close(y_a, y_b)
+    torch.testing.assert_close(gx_a, gx_b)
+    for n in g_b:
+        torch.testing.assert_close(g_a[n], g_b[n], msg=n)
+    for n in b_b:
+        torch.testing.assert_close(b_a[n], b_b[n], msg=n)
+
+
+def _autograd_names(fn: object) -> set[str]:
+    names, todo = set(), [fn]
+    while todo:
+        f = todo.pop()
+        if f is not None and type(f).__name__ not in names:
+            names.add(type(f).__name__)
+            todo.extend(g for g, _ in f.next_functions)
+    return names
+
+
+def test_double_backward_needs_plain_layers_and_never_gives_silent_zeros() -> None:
+    """The lean kernels are differentiable once: differentiating twice raises; use_plain_layers makes it work."""
+    from nas.ops import use_plain_layers
+
+    torch.manual_seed(0)
+    op = make_op("sep_conv_3x3", 3, 3, 1).double()
+    x = torch.randn(2, 3, 6, 6, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(op(x).square().sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|differentiate"):
+        g.sum().backward()
+    use_plain_layers(op)
+    (g,) = torch.autograd.grad(op(x).square().sum(), x, create_graph=True)
+    (h,) = torch.autograd.grad(g.sum(), x)
+    assert h.abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", ["sep_conv_3x3", "dil_conv_3x3"])
+def test_swapped_or_hooked_inner_layers_run_one_by_one(name: str) -> None:
+    """The kernels skip the inner layers' forward: a replaced layer or a hook on one must still take effect."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 8, 8).relu()
+
+    def graph(op: nn.Module) -> set[str]:
+        return _autograd_names(op.forward_relu(x.clone().requires_grad_()).grad_fn)
+
+    op = make_op(name, 4, 4, 1)
+    assert "_DwPwBackward" in graph(op)
+    seen: list[str] = []
+    handle = op.op[2].register_forward_hook(lambda *_: seen.append("pointwise"))
+    assert "_DwPwBackward" not in graph(op) and seen == ["pointwise"]
+    handle.remove()
+    global_handle = nn.modules.module.register_module_forward_hook(lambda *_: None)
+    try:
+        assert "_DwPwBackward" not in graph(op)
+    finally:
+        global_handle.remove()
+    assert "_DwPwBackward" in graph(op)
+    op.op[3] = nn.Identity()  # as synflow does: the network without batch norm
+    plain = nn.Sequential(*list(op.op)[1:])
+    torch.testing.assert_close(op.forward_relu(x), plain(x))
+    assert "_DwPwBackward" not in graph(op)

@@ -10,7 +10,7 @@
 The search job is :class:`nas.darts.job.DartsJob`: its config :mod:`nas.darts.config`,
 its run directory :mod:`nas.darts.search`, its data :mod:`nas.darts.search_data` and its
 loop :mod:`nas.darts.search_loop`. The supernets compute their mixed edges with
-:mod:`nas.darts.mixed_ops` and the custom autograd kernels of :mod:`nas.darts.kernels`
+:mod:`nas.darts.mixed_ops` and the custom autograd kernels of :mod:`nas.kernels`
 and :mod:`nas.darts.pooling`.
 """
 

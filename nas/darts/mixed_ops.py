@@ -10,7 +10,7 @@ function* (same parameters, same batch statistics, same gradients) with:
 * one max- and one average-pooling per state (and stride), shared by every edge leaving
   it; the search network's ``BatchNorm(affine=False)`` after a pooling normalises with
   batch statistics, so its output is the same on every edge and is normalised once;
-* the custom autograd kernels of :mod:`nas.darts.kernels` (batch norm, weight and node
+* the custom autograd kernels of :mod:`nas.kernels` (batch norm, weight and node
   sum fused; depthwise-pointwise convolutions that keep only their input) and
   :mod:`nas.darts.pooling`;
 * channels-last memory format throughout (oneDNN's fast layout on CPU).
@@ -34,9 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas.darts.kernels import BNTerm, bn_relu_dw_pw, bn_stats, channels_last, dw_pw, weighted_sum
 from nas.darts.pooling import avg_pool_3x3, max_pool_3x3
 from nas.errors import NasError
+from nas.kernels import BNTerm, bn_relu_dw_pw, bn_stats, channels_last, dw_pw, weighted_sum
 from nas.ops import OPS, conv1x1_stride2, is_relu_first
 
 __all__ = ["MixedCell", "channel_shuffle", "conv1x1_chunks", "factorized_reduce_convs", "op_kind"]

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from nas.darts.kernels import channels_last
+from nas.kernels import channels_last
 
 __all__ = ["avg_pool_3x3", "max_pool_3x3"]
 

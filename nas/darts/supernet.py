@@ -10,7 +10,7 @@ affine-free BN) and concatenates the last ``multiplier`` nodes; global average p
 and a linear classifier. Architecture weights: ``alphas_normal`` and ``alphas_reduce``
 (``[14, 8]`` for 4 steps and the 8 DARTS operations), initialised to ``1e-3 * randn``.
 
-What differs is how it is computed (:mod:`nas.darts.mixed_ops`, :mod:`nas.darts.kernels`),
+What differs is how it is computed (:mod:`nas.darts.mixed_ops`, :mod:`nas.kernels`),
 plus: a cell's output is handed on as its node tensors and their ReLUs, never
 concatenated (the next cells' 1x1 preprocessing is a sum of per-node 1x1 convolutions,
 and each node's ReLU is the one its own cell already computed for its mixed edges).
@@ -31,7 +31,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas.darts.derive import derive_darts_cell, num_darts_edges
-from nas.darts.kernels import BatchNormOut
 from nas.darts.mixed_ops import (
     DilConvParams,
     FactorizedReduceParams,
@@ -43,6 +42,7 @@ from nas.darts.mixed_ops import (
 )
 from nas.errors import NasError
 from nas.genotypes.types import DARTS_OPS, DARTS_SEARCH_OPS, DartsGenotype
+from nas.kernels import BatchNormOut
 
 __all__ = ["DartsSupernet", "reference_names", "reference_state_dict", "zero_one_loss", "WEIGHTINGS"]
 

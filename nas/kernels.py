@@ -19,6 +19,9 @@ gradients in float64 against the one-module-per-operation reference network):
 * channels-last memory format throughout (oneDNN's fast layout on CPU).
 
 The 3x3 pooling kernels are in :mod:`nas.darts.pooling`.
+This module is longer than 500 lines because its kernels share private helpers (batch
+statistics, running-statistics updates, the BN input gradient); split, those would
+become public API.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from nas.errors import NasError
 
@@ -168,6 +172,7 @@ class _DwPw(torch.autograd.Function):
         return u
 
     @staticmethod
+    @once_differentiable
     def backward(ctx: Any, gu: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, wd, wp = ctx.saved_tensors
         s, p, dl = ctx.conf
@@ -255,7 +260,11 @@ def _bn_input_grad(
 
 
 class _BnReluDwPw(torch.autograd.Function):
-    """The second half of ``sep_conv``: BN(affine=False), ReLU, depthwise, pointwise; keeps its input only."""
+    """The second half of ``sep_conv``: BN, ReLU, depthwise, pointwise; keeps its input only.
+
+    ``gamma``/``beta`` are the batch norm's affine parameters (``None`` for the search
+    network's affine-free BN); their gradients are computed like the input's.
+    """
 
     @staticmethod
     def forward(
@@ -263,51 +272,73 @@ class _BnReluDwPw(torch.autograd.Function):
         u: torch.Tensor,
         wd: torch.Tensor,
         wp: torch.Tensor,
+        gamma: torch.Tensor | None,
+        beta: torch.Tensor | None,
         bn: nn.BatchNorm2d,
         training: bool,
         padding: int,
     ) -> torch.Tensor:
         mean, istd = bn_stats(u, bn, training, True)
-        r = torch.addcmul(_vec(-mean * istd), u, _vec(istd)).relu_()
+        scale, shift = _affine(mean, istd, gamma, beta)
+        r = torch.addcmul(_vec(shift), u, _vec(scale)).relu_()
         d = F.conv2d(r, wd, None, 1, padding, 1, u.shape[1])
         del r
         out = F.conv2d(d, wp)
-        ctx.save_for_backward(u, wd, wp, mean, istd)
+        ctx.save_for_backward(u, wd, wp, mean, istd, gamma, beta)
         ctx.conf = (training, padding)
         return out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx: Any, go: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        u, wd, wp, mean, istd = ctx.saved_tensors
+        u, wd, wp, mean, istd, gamma, beta = ctx.saved_tensors
         training, p = ctx.conf
-        need_u, need_wd, need_wp = ctx.needs_input_grad[:3]
+        need_u, need_wd, need_wp, need_gamma, need_beta = ctx.needs_input_grad[:5]
         go = channels_last(go)
-        xhat = torch.addcmul(_vec(-mean * istd), u, _vec(istd))
-        r = torch.relu(xhat)
+        scale, shift = _affine(mean, istd, gamma, beta)
+        r = torch.addcmul(_vec(shift), u, _vec(scale)).relu_()
         d = F.conv2d(r, wd, None, 1, p, 1, u.shape[1])
-        gd, gwp = _pw_backward(go, d, wp, need_u or need_wd, need_wp)
+        need_gx = need_u or need_wd or need_gamma or need_beta
+        gd, gwp = _pw_backward(go, d, wp, need_gx, need_wp)
         del d
         gwd = _dw_weight_grad(r, gd, wd, 1, p, 1) if need_wd and gd is not None else None
-        gu = None
-        if need_u and gd is not None:
-            gx = _dw_input_grad(gd, r, wd, 1, p, 1)
-            gx.mul_(xhat > 0)
+        gu = ggamma = gbeta = None
+        if (need_u or need_gamma or need_beta) and gd is not None:
+            gy = _dw_input_grad(gd, r, wd, 1, p, 1)
+            gy.mul_(r > 0)  # the ReLU's gradient (r > 0 exactly where its input is)
+            del r
             n = u.numel() // u.shape[1]
-            one = torch.ones_like(istd)
-            if training:
-                sum_g = gx.sum(_DIMS)
-                sum_gx = (gx * xhat).sum(_DIMS)
-                gu = _bn_input_grad(gx, u, mean, istd, one, sum_g, sum_gx, n)
-            else:
-                gu = _bn_input_grad(gx, u, mean, istd, one, None, None, n)
-        return gu, gwd, gwp, None, None, None
+            sum_g = gy.sum(_DIMS)
+            sum_gx = (u - _vec(mean)).mul_(gy).sum(_DIMS).mul_(istd)  # sum of gy * xhat
+            ggamma = sum_gx if need_gamma else None
+            gbeta = sum_g if need_beta else None
+            if need_u:
+                one = torch.ones_like(istd) if gamma is None else gamma
+                if training:
+                    gu = _bn_input_grad(gy, u, mean, istd, one, sum_g, sum_gx, n)
+                else:
+                    gu = _bn_input_grad(gy, u, mean, istd, one, None, None, n)
+        return gu, gwd, gwp, ggamma, gbeta, None, None, None
+
+
+def _affine(
+    mean: torch.Tensor, istd: torch.Tensor, gamma: torch.Tensor | None, beta: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel ``(scale, shift)`` with ``bn(u) = scale * u + shift``."""
+    scale = istd if gamma is None else gamma * istd
+    shift = -mean * scale
+    return scale, shift if beta is None else shift + beta
 
 
 def bn_relu_dw_pw(
     u: torch.Tensor, wd: torch.Tensor, wp: torch.Tensor, bn: nn.BatchNorm2d, training: bool, padding: int
 ) -> torch.Tensor:
-    """``pointwise(depthwise(relu(bn(u))))``, the second half of ``sep_conv`` (see :class:`_BnReluDwPw`)."""
-    return _BnReluDwPw.apply(u, wd, wp, bn, training, padding)
+    """``pointwise(depthwise(relu(bn(u))))``, the second half of ``sep_conv`` (see :class:`_BnReluDwPw`).
+
+    ``training``: normalise with batch statistics (and update ``bn``'s running ones).
+    """
+    gamma, beta = (bn.weight, bn.bias) if bn.affine else (None, None)
+    return _BnReluDwPw.apply(u, wd, wp, gamma, beta, bn, training, padding)
 
 
 class _BatchNormOut(torch.autograd.Function):
@@ -325,6 +356,7 @@ class _BatchNormOut(torch.autograd.Function):
         return y
 
     @staticmethod
+    @once_differentiable
     def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         y, istd = ctx.saved_tensors
         g = channels_last(g)
@@ -445,6 +477,7 @@ class _WeightedSum(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         nb = ctx.nb
         saved = ctx.saved_tensors
