@@ -22,12 +22,13 @@ every other round) so that load from other processes on the shared CPU hits all 
 alike; warm-up steps are excluded; medians of wall and process CPU time are reported and
 the ratios are same-run ratios against ``reference``. How close to the machine's limit:
 each size also records the GFLOP one step needs (``torch.utils.flop_counter`` on the
-reference network: convolutions and matrix products, forward and backward) and what this
+reference network: convolutions and matrix products, forward and backward, with
+``_common.step_flops``'s fix for depthwise backward) and what this
 machine attains (a large float32 matmul; a depthwise-separable convolution, forward and
 backward, at each stage's shape); each row's ``gflop_per_s`` is that GFLOP over its median
-step time, also as a fraction of both. Peak memory (``--memory``) is the
-``ru_maxrss`` high-water mark of a fresh subprocess per variant minus its RSS before
-the first step. Example::
+step time, also as a fraction of both. Memory (``--memory``), in a fresh subprocess
+per variant: the ``VmHWM`` high-water mark (peak) and that minus the RSS before the
+first step (what the step itself adds). Example::
 
     python benchmarks/bench_derived_network.py --sizes small --memory --out benchmarks/results/derived_network.json
 """
@@ -36,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -50,7 +50,15 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from benchmarks._common import attainable_gflops, interleave, loadavg, machine, step_flops, write_result  # noqa: E402
+from benchmarks._common import (  # noqa: E402
+    attainable_gflops,
+    interleave,
+    loadavg,
+    machine,
+    memory_gb,
+    step_flops,
+    write_result,
+)
 from benchmarks._darts_reference import ReferenceNetworkCIFAR  # noqa: E402
 from nas.genotypes import named  # noqa: E402
 from nas.metrics import count_parameters  # noqa: E402
@@ -122,23 +130,18 @@ def check_equivalence(C: int, layers: int) -> float:
     return float((a - b).abs().max() / b.abs().max())
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * resource.getpagesize()
-
-
 def memory_worker(variant: str, size: str, drop_path: float, threads: int) -> dict[str, Any]:
     """Run in a fresh process: RSS before the first step and the high-water mark after two."""
     torch.set_num_threads(threads)
     step, _ = prepare(variant, size, drop_path)  # no step yet (compile's one excepted)
-    base = _rss_bytes()
+    base = memory_gb()[0]
     for _ in range(2):
         step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = memory_gb()[1]
     return {
-        "base_rss_gb": round(base / 1e9, 3),
-        "peak_rss_gb": round(peak / 1e9, 3),
-        "step_gb": round((peak - base) / 1e9, 3),
+        "base_rss_gb": round(base, 3),
+        "peak_rss_gb": round(peak, 3),
+        "step_gb": round(peak - base, 3),
     }
 
 

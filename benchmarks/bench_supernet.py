@@ -1,7 +1,7 @@
 """Per-step time and peak memory of the DARTS supernet (lean vs. a plain reference) on CPU.
 
 Each (implementation, step kind, batch size) runs in a *fresh subprocess*, so its peak
-memory is that process's RSS high-water mark (``ru_maxrss``, which includes the Python
+memory is that process's RSS high-water mark (``VmHWM``, which includes the Python
 and torch baseline of ~0.3 GB; ``base_rss_gb`` is the RSS after building the model and
 the batches, before the first step). Times are wall-clock per step (the best and the
 median of ``--steps`` steps after one warm-up step) plus process CPU time, which is
@@ -31,7 +31,6 @@ import argparse
 import importlib.util
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -41,19 +40,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import loadavg, timer, write_result  # noqa: E402
+from benchmarks._common import loadavg, memory_gb, timer, write_result  # noqa: E402
 
 DEFAULT_KINDS = ("weights", "first", "second", "pc4-weights", "pc4-first")
-
-
-def _rss_gb() -> float:
-    with open("/proc/self/statm") as fh:
-        pages = int(fh.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 1e9
-
-
-def _peak_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux
 
 
 def _reference_model(args: argparse.Namespace, k: int, edge_norm: bool) -> Any:
@@ -103,7 +92,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     architect = None
     if step_kind in ("first", "second"):
         architect = Architect(model, second_order=step_kind == "second")
-    base = _rss_gb()
+    base = memory_gb()[0]
 
     def weight_step() -> None:
         w_opt.zero_grad(set_to_none=True)
@@ -139,7 +128,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_best_s": min(cpus),
         "cpu_median_s": statistics.median(cpus),
         "base_rss_gb": base,
-        "peak_rss_gb": _peak_gb(),
+        "peak_rss_gb": memory_gb()[1],
     }
 
 
@@ -232,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         row["median_s_per_round"] = [round(r["median_s"], 3) for r in ok]
         results.append(row)
     doc = {"threads": args.threads, "channels": args.channels, "layers": args.layers, "size": args.size,
-           "memory": "peak RSS (ru_maxrss) of a fresh subprocess per configuration",
+           "memory": "peak RSS (VmHWM) of a fresh subprocess per configuration",
            "loadavg_before": load_before, "loadavg_after": loadavg(), "results": results}  # fmt: skip
     print(json.dumps(doc))
     if args.out:
