@@ -2,7 +2,7 @@
 
 Each (implementation, step kind, batch size) runs in a *fresh subprocess*, so its peak
 memory is that process's RSS high-water mark (``VmHWM``, which includes the Python
-and torch baseline of ~0.3 GB; ``base_rss_gb`` is the RSS after building the model and
+and torch baseline; ``base_rss_gb``, ~0.7 GB here, is the RSS after building the model and
 the batches, before the first step). Times are wall-clock per step (the best and the
 median of ``--steps`` steps after one warm-up step) plus process CPU time, which is
 less sensitive to other processes sharing the cores.
