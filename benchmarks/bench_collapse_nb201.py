@@ -34,7 +34,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "plain DARTS": {},
     "P-DARTS max_skip=1": {"guards.max_skip": 1},
     "DARTS+ early_stop_skip=1": {"guards.early_stop_skip": 1},
-    "Fair DARTS (sigmoid, w=10)": {"supernet.weighting": "sigmoid", "guards.fair_darts_weight": 10.0},
+    "Fair DARTS (sigmoid, w=10)": {"method.name": "fair_darts", "method.zero_one_weight": 10.0},
     "warm-up (half the epochs)": {"guards.warmup_epochs": None},  # filled with epochs // 2
 }
 

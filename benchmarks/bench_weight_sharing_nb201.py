@@ -46,11 +46,11 @@ EXP = ROOT / "experiments"
 #: channels only (K=2 of C=8), without PC-DARTS' edge normalisation.
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "GDAS": ("nb201_gdas.yaml", {}),
-    "SPOS+evolution": ("nb201_spos.yaml", {"spos.strategy": "evolution"}),
-    "SPOS+random": ("nb201_spos.yaml", {"spos.strategy": "random"}),
+    "SPOS+evolution": ("nb201_spos.yaml", {"method.strategy": "evolution"}),
+    "SPOS+random": ("nb201_spos.yaml", {"method.strategy": "random"}),
     "DARTS 1st order": ("darts_nb201_quick.yaml", {}),
     "DARTS 1st + warm-up (half)": ("darts_nb201_quick.yaml", {"guards.warmup_epochs": "half"}),
-    "DARTS 2nd order": ("darts_nb201_quick.yaml", {"order": "second"}),
+    "DARTS 2nd order": ("darts_nb201_quick.yaml", {"method.order": "second"}),
     "PC-DARTS (K=2)": ("darts_nb201_quick.yaml", {"supernet.partial_channels": 2}),
     "PC-DARTS (K=2) + warm-up (half)": (
         "darts_nb201_quick.yaml",
@@ -61,10 +61,23 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "DARTS 1st + DARTS+ early stop (1 skip)": ("darts_nb201_quick.yaml", {"guards.early_stop_skip": 1}),
     "Fair DARTS (sigmoid, w=10)": (
         "darts_nb201_quick.yaml",
-        {"supernet.weighting": "sigmoid", "guards.fair_darts_weight": 10.0},
+        {"method.name": "fair_darts", "method.zero_one_weight": 10.0},
     ),
+    # Issue 19: the methods that fixed DARTS (same slice and supernet; their own settings otherwise).
+    "PC-DARTS (K=2) + edge normalisation": (
+        "darts_nb201_quick.yaml",
+        {"supernet.partial_channels": 2, "supernet.edge_normalization": True},
+    ),
+    "beta-DARTS": ("darts_nb201_quick.yaml", {"method.name": "beta_darts"}),
+    "DrNAS": ("darts_nb201_quick.yaml", {"method.name": "drnas"}),
+    "DARTS-PT": ("darts_nb201_quick.yaml", {"selection.name": "darts_pt"}),
+    "DARTS-PT (fix alpha)": (
+        "darts_nb201_quick.yaml",
+        {"method": {"name": "fixed_alpha"}, "selection.name": "darts_pt"},
+    ),
+    "Zero-Cost-PT (CPU size)": ("zero_cost_pt_nb201_cpu.yaml", {}),
 }
-DEFAULT_METHODS = "1,2,3,4,5,6,7,8,9,10,11"
+DEFAULT_METHODS = ",".join(str(i) for i in range(1, len(METHODS) + 1))
 #: method -> (tuning log in benchmarks/results/, the tuned key): the value the log chose is the method's.
 TUNED = {"PC-DARTS (K=2) + warm-up (half)": ("tune_pc-darts_k2_guards_warmup_epochs.json", "guards.warmup_epochs")}
 #: Published CIFAR-10 test accuracies (NAS-Bench-201 paper, Table 5 / GDAS on NB201) printed beside ours.
@@ -129,12 +142,14 @@ def run_one(name: str, seed: int, common: dict[str, Any], out: Path, table: NB20
         "epochs_run": result.epochs_run,
         "search_val_acc": saved.get("val_acc"),
         "search_time_s": saved.get("search_time_s"),
-        "time_per_step_s": round(saved["search_time_s"] / steps, 4) if saved.get("search_time_s") else None,
+        "time_per_step_s": round(saved["search_time_s"] / steps, 4) if saved.get("search_time_s") and steps else None,
         "wall_s_this_call": round(wall, 1),
         "already_finished": result.already_finished,
         "per_epoch_cell": [h["genotype"] for h in history],
         "per_epoch_test": [(h.get("nb201") or {}).get("c10_test") for h in history],
+        "per_epoch_elapsed_s": [h.get("elapsed_s") for h in history],
         "run_dir": str(run_dir),
+        "selection": saved.get("selection", "argmax"),
     }
     if history and history[-1].get("spos"):
         row["spos"] = history[-1]["spos"]
@@ -144,6 +159,35 @@ def run_one(name: str, seed: int, common: dict[str, Any], out: Path, table: NB20
         rank = table.rank(result.genotype)
         row.update(c10_test=rec.c10_test, c10_valid=rec.c10_valid, rank=rank, percentile=100.0 * (n - rank + 1) / n)
     return row
+
+
+#: Wall-time budgets (s) of the accuracy-against-time columns: what a user who stops the search then gets.
+BUDGETS_S = (60, 180, 600)
+
+
+def _cell_at(row: dict[str, Any], budget: float) -> float | None:
+    """Test accuracy of the cell a search hands back within ``budget`` seconds of search time.
+
+    The final cell when the search ends by then; else the cell derived after the last epoch that
+    ended by then (methods whose cell exists only at the end, such as PT selections, have none).
+    """
+    if row.get("search_time_s") is not None and row["search_time_s"] <= budget:
+        return row.get("c10_test")
+    if row.get("selection", "argmax") != "argmax":
+        return None
+    best = None
+    for t, acc in zip(row.get("per_epoch_elapsed_s") or [], row.get("per_epoch_test") or []):
+        if t is not None and t <= budget:
+            best = acc
+    return best
+
+
+def _at_budget(rows: list[dict[str, Any]], budget: float) -> float | None:
+    """Mean over seeds of :func:`_cell_at`; None unless every seed has a cell by then."""
+    values = [_cell_at(r, budget) for r in rows]
+    if not values or any(v is None for v in values):
+        return None
+    return round(statistics.fmean(v for v in values if v is not None), 3)
 
 
 def summarise(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
@@ -161,11 +205,13 @@ def summarise(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, An
                 "runs": len(mine),
                 "c10_test_mean": round(statistics.fmean(accs), 3),
                 "c10_test_std": round(statistics.stdev(accs), 3) if len(accs) > 1 else 0.0,
+                "c10_test_min": min(accs),
                 "percentile_mean": round(statistics.fmean(r["percentile"] for r in mine), 2),
                 "skips_mean": round(statistics.fmean(r["skips"] for r in mine), 2),
                 "search_time_s_mean": round(statistics.fmean(times), 1) if times else None,
                 "time_per_step_s_mean": round(statistics.fmean(steps), 4) if steps else None,
                 "published": ANCHORS.get(name),
+                **{f"c10_test_at_{b}s": _at_budget(mine, b) for b in BUDGETS_S},
             }
         )
     return out
@@ -179,15 +225,26 @@ def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]], command:
         "200-epoch CIFAR-10 test accuracy of the derived cell (never used by any search); percentile:",
         "share of the 15,625 cells at or below it. Std: sample std over seeds.",
         "",
-        "| method | runs | test acc % (mean ± std) | percentile | skips | s / search | s / step | published |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | runs | test acc % (mean ± std) | worst seed | percentile | skips | s / search | s / step "
+        "| at 1 min | at 3 min | at 10 min | published |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def cell(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
     for s in summary:
+        at = " | ".join(cell(s.get(f"c10_test_at_{b}s")) for b in BUDGETS_S)
         lines.append(
             f"| {s['method']} | {s['runs']} | {s['c10_test_mean']:.2f} ± {s['c10_test_std']:.2f} | "
-            f"{s['percentile_mean']:.1f} | {s['skips_mean']:.1f} | {s['search_time_s_mean']} | "
-            f"{s['time_per_step_s_mean']} | {s['published'] or '-'} |"
+            f"{cell(s.get('c10_test_min'))} | {s['percentile_mean']:.1f} | {s['skips_mean']:.1f} | "
+            f"{s['search_time_s_mean']} | {s['time_per_step_s_mean']} | {at} | {s['published'] or '-'} |"
         )
+    lines += [
+        "",
+        "At 1 / 3 / 10 min: mean test accuracy of the cell each search hands back within that much search time",
+        "(the final cell, or the one derived after the last epoch finished by then; '-' when a seed has none).",
+    ]
     lines += ["", "Other anchors: " + "; ".join(f"{k} {v}" for k, v in OTHER_ANCHORS.items()), ""]
     lines += ["## Every search", "", "| method | seed | test % | pct | skips | search val acc % | s | cell |"]
     lines.append("|---|---|---|---|---|---|---|---|")

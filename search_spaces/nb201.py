@@ -15,13 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nas.errors import NasError
+from nas.genotypes.types import NB201_EDGES as EDGES
+from nas.genotypes.types import NB201_NODES as NUM_NODES
 from nas.genotypes.types import NB201_OPS, Genotype, NB201Genotype
 from search_spaces.base import Decision, MacroSettings, SearchSpace
-
-#: Intermediate-plus-output nodes of the benchmark's cell (nodes 1..3).
-NUM_NODES = 3
-#: ``(to, from)`` of the six edges, in the benchmark's order.
-EDGES: tuple[tuple[int, int], ...] = tuple((j, i) for j in range(1, NUM_NODES + 1) for i in range(j))
 
 
 class NB201Space(SearchSpace):
@@ -34,8 +31,7 @@ class NB201Space(SearchSpace):
         return [Decision(f"{j}<-{i}", NB201_OPS) for j, i in EDGES]
 
     def from_decisions(self, values: Sequence[int]) -> NB201Genotype:
-        ops = iter(NB201_OPS[k] for k in self.check_decisions(values))
-        return NB201Genotype(nodes=tuple(tuple((next(ops), i) for i in range(j)) for j in range(1, NUM_NODES + 1)))
+        return NB201Genotype.from_ops([NB201_OPS[k] for k in self.check_decisions(values)])
 
     def to_decisions(self, genotype: Genotype) -> list[int]:
         where = f"{self.name} space"

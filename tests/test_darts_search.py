@@ -83,11 +83,11 @@ def nas_cmd(*args: str) -> list[str]:
     [
         ({"epochs": 0}, "q.yaml: epochs: expected a positive integer, got 0"),
         ({"epochs": True}, "q.yaml: epochs: expected a number, got true"),
-        ({"order": "third"}, "q.yaml: order: expected one of 'first' or 'second', got 'third'"),
+        ({"order": "third"}, "q.yaml: method.darts.order: expected one of 'first' or 'second', got 'third'"),
         ({"supernet__chanels": 4}, "q.yaml: supernet.chanels: unknown key (known: channels,"),
         ({"val_fraction": 1.0}, "q.yaml: val_fraction: expected a fraction strictly between 0 and 1, got 1.0"),
         ({"guards__max_skip": -1}, "q.yaml: guards.max_skip: expected a non-negative integer, got -1"),
-        ({"guards__fair_darts_weight": 1.0}, "q.yaml: guards.fair_darts_weight: Fair DARTS needs"),
+        ({"guards__fair_darts_weight": 1.0}, "q.yaml: guards.fair_darts_weight: unknown key"),
         ({"space": "nb201"}, "q.yaml: supernet.layers: not used by the nb201 space"),
         ({"optimizer__lr": "fast"}, "q.yaml: optimizer.lr: expected a number, got 'fast'"),
     ],
@@ -102,7 +102,9 @@ def test_config_errors_name_file_and_field(tmp_path: Path, updates: dict[str, An
 
 def test_override_errors_name_the_flag_and_cli_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = write_config(tmp_path / "q.yaml", tiny())
-    with pytest.raises(NasError, match=r"^--set epochs=0: epochs: expected a positive integer, got 0$"):
+    with pytest.raises(
+        NasError, match=r"^--set epochs=0: epochs: expected a positive integer, got 0 \(only a selection"
+    ):
         load_config_file(path, {"epochs": 0})
     code = cli_main(["search", "--config", str(path), "--set", "guards.max_skip=x", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip()
@@ -335,7 +337,7 @@ def test_max_skip_warmup_and_darts_plus_guards(tmp_path: Path) -> None:
 
 
 def test_fair_darts_uses_sigmoid_weights(tmp_path: Path) -> None:
-    result = quiet_run(tiny(epochs=1, supernet__weighting="sigmoid", guards__fair_darts_weight=1.0), tmp_path / "f")
+    result = quiet_run(tiny(epochs=1, method={"name": "fair_darts", "zero_one_weight": 1.0}), tmp_path / "f")
     rows = result.arch_weights["normal"]
     assert all(0 < w < 1 for row in rows for w in row)
     assert any(abs(sum(row) - 1) > 0.1 for row in rows)  # independent sigmoids, not a softmax

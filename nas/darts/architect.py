@@ -27,7 +27,8 @@ step builds on: ``grad_w L_train`` of the virtual step and ``dw'``, so every ran
 the *same* virtual step, on the whole batch's gradient, and the same ``eps``, as one
 process does. The architecture gradients are averaged by the caller before Adam.
 
-``extra_loss(model)`` (e.g. the Fair DARTS zero-one loss) is added to the validation loss.
+``extra_loss(model)`` (e.g. the Fair DARTS zero-one loss) is added to the validation loss
+(it may return None: nothing to add this step).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class Architect:
         second_order: bool = False,
         w_momentum: float = 0.9,
         w_weight_decay: float = 3e-4,
-        extra_loss: Callable[[nn.Module], torch.Tensor] | None = None,
+        extra_loss: Callable[[nn.Module], torch.Tensor | None] | None = None,
         loss_fn: LossFn | None = None,
         grad_clip: float | None = None,
         fd_radius: float = 0.01,
@@ -166,8 +167,8 @@ class Architect:
             del dw
             val_loss = self._loss(val_x, val_y)
             info["val_loss"] = float(val_loss.detach())
-            if self.extra_loss is not None:
-                extra = self.extra_loss(self.model)
+            extra = self.extra_loss(self.model) if self.extra_loss is not None else None
+            if extra is not None:
                 info["extra_loss"] = float(extra.detach())
                 val_loss = val_loss + extra
             grads = self._grads(val_loss, self.arch_params + weights)
@@ -208,8 +209,8 @@ class Architect:
             info = {}
             loss = self._loss(val_x, val_y)
             info["val_loss"] = float(loss.detach())
-            if self.extra_loss is not None:
-                extra = self.extra_loss(self.model)
+            extra = self.extra_loss(self.model) if self.extra_loss is not None else None
+            if extra is not None:
                 info["extra_loss"] = float(extra.detach())
                 loss = loss + extra
             grads = self._grads(loss, self.arch_params)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from nas.config_io import (  # noqa: F401  (re-exported: the DARTS config's public helpers)
     Fraction,
@@ -26,6 +26,11 @@ from nas.config_io import (  # noqa: F401  (re-exported: the DARTS config's publ
     read_yaml,
     validation_error,
 )
+from nas.darts.methods import METHODS, method_class
+from nas.darts.methods import config_classes as method_configs
+from nas.darts.selection import config_classes as selection_configs
+from nas.darts.selection import selection_class
+from nas.errors import NasError
 
 #: Fields that only say *where/how* a run executes, not *what* it computes: a run may be
 #: resumed with different values (another data directory, checkpoints more often).
@@ -49,8 +54,7 @@ class SupernetConfig(_Section):
     stem_multiplier: PosInt = 3
     cells_per_stage: PosInt = 5
     partial_channels: PosInt = 1
-    edge_normalization: bool = False
-    weighting: Literal["softmax", "sigmoid"] = "softmax"
+    edge_normalization: bool = False  # PC-DARTS: per-edge weights (betas), softmax over each node's inputs
 
 
 class WeightOptimizerConfig(_Section):
@@ -80,47 +84,38 @@ class AugmentConfig(_Section):
 
 
 class GuardConfig(_Section):
-    """Counter-measures against the collapse of DARTS into parameter-free cells.
+    """Counter-measures against the collapse of DARTS into parameter-free cells (any method with alphas).
 
     ``max_skip``: P-DARTS cap of skip connections in the derived normal cell.
     ``early_stop_skip``: DARTS+ stop once the derived normal cell has more skips than this.
-    ``fair_darts_weight``: weight of the Fair DARTS zero-one loss (needs sigmoid weighting).
     ``warmup_epochs``: weight-only epochs before the architecture starts to move.
+    (Fair DARTS is a method of its own: ``method: {name: fair_darts}``.)
     """
 
     max_skip: NonNegInt | None = None
     early_stop_skip: NonNegInt | None = None
-    fair_darts_weight: NonNegFloat = 0.0
     warmup_epochs: NonNegInt = 0
 
 
-class GdasConfig(_Section):
-    """GDAS (Dong & Yang 2019): Gumbel temperature annealed linearly from ``tau_max`` to ``tau_min``."""
-
-    tau_max: PosFloat = 10.0
-    tau_min: PosFloat = 0.1
+def _union(classes: list[type]) -> Any:
+    return Annotated[Union[tuple(classes)], Field(discriminator="name")]  # noqa: UP007 - built at run time
 
 
-class SposConfig(_Section):
-    """SPOS/RSPS: the candidate search over the trained supernet (scored on ``val_batches`` fixed batches).
+#: ``method``: one section per registered method (nas.darts.methods), picked by its ``name``.
+MethodSection = _union(method_configs())
+#: ``selection``: one section per registered selection (nas.darts.selection), picked by its ``name``.
+SelectionSection = _union(selection_configs())
 
-    ``candidates`` paths are scored after the last epoch, ``epoch_candidates`` (random) after
-    each earlier one so the history shows a derived cell per epoch.
-    """
-
-    strategy: Literal["evolution", "random"] = "evolution"
-    candidates: PosInt = 100
-    epoch_candidates: PosInt = 20
-    val_batches: PosInt = 4
-    population: PosInt = 20
-    sample_size: PosInt = 5
+#: Top-level keys of earlier versions that now live in the method's section.
+_LEGACY_SECTIONS = ("gdas", "spos")
 
 
 class DartsSearchConfig(_Section):
-    """Everything a DARTS search run depends on."""
+    """Everything a weight-sharing search run depends on."""
 
     controller: Literal["darts"] = "darts"
-    method: Literal["darts", "gdas", "spos"] = "darts"  # gdas/spos: single-path NB201 supernet
+    method: MethodSection = Field(default_factory=lambda: method_class("darts").Config())
+    selection: SelectionSection = Field(default_factory=lambda: selection_class("argmax").Config())
     space: Literal["darts", "nb201"] = "darts"  # the search_spaces space relaxed into a supernet (same names)
     dataset: str = "cifar10"
     data_dir: str | None = None
@@ -128,14 +123,11 @@ class DartsSearchConfig(_Section):
     val_fraction: Fraction = 0.5  # share of those images that trains the architecture, not the weights
     augment: AugmentConfig = AugmentConfig()
     supernet: SupernetConfig = SupernetConfig()
-    order: Literal["first", "second"] = "first"
-    epochs: PosInt = 50
+    epochs: NonNegInt = 50  # 0: no supernet training (a selection that needs none, e.g. zero_cost_pt)
     batch_size: PosInt = 64
     optimizer: WeightOptimizerConfig = WeightOptimizerConfig()
     arch_optimizer: ArchOptimizerConfig = ArchOptimizerConfig()
     guards: GuardConfig = GuardConfig()
-    gdas: GdasConfig = GdasConfig()
-    spos: SposConfig = SposConfig()
     evaluate_every_epoch: bool = True  # full pass over the arch half each epoch (val loss/accuracy)
     seed: NonNegInt = 0
     device: str = "cpu"
@@ -143,11 +135,52 @@ class DartsSearchConfig(_Section):
     deterministic: bool = True
     checkpoint_every_steps: PosInt | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _method_section(cls, data: Any) -> Any:
+        """``method: gdas`` is ``method: {name: gdas}``; earlier top-level keys move into the section.
+
+        ``order`` (DARTS' first/second order) and the ``gdas``/``spos`` sections of earlier
+        configs are the method's settings now; they are accepted where they mean the same.
+        """
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        method = data.get("method", {"name": "darts"})
+        if isinstance(method, str):
+            method = {"name": method}
+        if not isinstance(method, Mapping):
+            return data
+        method = dict(method)
+        try:
+            name = METHODS.canonical(method.get("name", "darts"))
+        except NasError as exc:
+            raise ValueError(str(exc).replace("method: ", "", 1)) from None
+        method["name"] = name
+        for legacy in _LEGACY_SECTIONS:
+            if legacy in data:
+                section = data.pop(legacy)
+                if legacy != name:
+                    raise ValueError(f"{legacy}: settings of method {legacy}, but the method is {name}")
+                if isinstance(section, Mapping):
+                    method = {**section, **method}
+        if "order" in data:
+            order = data.pop("order")
+            if "order" in method_class(name).Config.model_fields:
+                method.setdefault("order", order)
+            elif order != "first":
+                raise ValueError(f"order: {name} is first order (no unrolled step), got {order}")
+        data["method"] = method
+        selection = data.get("selection")
+        if isinstance(selection, str):
+            data["selection"] = {"name": selection}
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> DartsSearchConfig:
         net_set = self.supernet.model_fields_set
         if self.space == "nb201":
-            darts_only = sorted(net_set & {"layers", "steps", "multiplier", "stem_multiplier", "edge_normalization"})
+            darts_only = sorted(net_set & {"layers", "steps", "multiplier", "stem_multiplier"})
             if darts_only:
                 raise ValueError(f"supernet.{darts_only[0]}: not used by the nb201 space (it has cells_per_stage)")
         elif "cells_per_stage" in net_set:
@@ -156,40 +189,34 @@ class DartsSearchConfig(_Section):
             raise ValueError(
                 f"supernet.layers: expected at least 3 cells (two are reductions), got {self.supernet.layers}"
             )
-        if self.guards.fair_darts_weight > 0 and self.supernet.weighting != "sigmoid":
-            raise ValueError("guards.fair_darts_weight: Fair DARTS needs supernet.weighting: sigmoid")
-        if self.guards.warmup_epochs >= self.epochs:
+        if self.epochs and self.guards.warmup_epochs >= self.epochs:
             raise ValueError(
                 f"guards.warmup_epochs: {self.guards.warmup_epochs} warm-up epochs leave no search epoch "
                 f"out of {self.epochs}"
             )
-        if self.method != "darts":
-            self._check_single_path()
+        method = method_class(self.method.name)
+        if self.space not in method.spaces:
+            raise ValueError(f"method: {method.name} is defined in the {', '.join(method.spaces)} space only")
+        if method.single_path:
+            for key in ("partial_channels", "edge_normalization"):
+                if key in net_set:
+                    raise ValueError(f"supernet.{key}: not used by method {method.name} (one operation per edge)")
+        method.check(self.method, self)
+        selection = selection_class(self.selection.name)
+        if selection.needs_mixed and method.single_path:
+            raise ValueError(
+                f"selection: {selection.name} perturbs every operation of a mixed supernet; "
+                f"method {method.name} trains a single-path one"
+            )
+        selection.check(self.selection, self)
+        if self.epochs == 0 and selection.name == "argmax":
+            raise ValueError(
+                "epochs: expected a positive integer, got 0 (only a selection that trains nothing, "
+                "such as zero_cost_pt, takes 0)"
+            )
         if self.optimizer.lr_min > self.optimizer.lr:
             raise ValueError(f"optimizer.lr_min: {self.optimizer.lr_min} exceeds optimizer.lr {self.optimizer.lr}")
         return self
-
-    def _check_single_path(self) -> None:
-        m = self.method
-        if self.space != "nb201":
-            raise ValueError(f"method: {m} is implemented in the nb201 space only, got space {self.space}")
-        if self.order != "first":
-            raise ValueError(f"order: {m} is first order (no unrolled step), got {self.order}")
-        for key in ("partial_channels", "weighting"):
-            if key in self.supernet.model_fields_set:
-                raise ValueError(f"supernet.{key}: not used by method {m} (one operation per edge)")
-        if self.guards.fair_darts_weight > 0:
-            raise ValueError(f"guards.fair_darts_weight: not used by method {m}")
-        if m == "spos":
-            for key in ("max_skip", "early_stop_skip", "warmup_epochs"):
-                if key in self.guards.model_fields_set and getattr(self.guards, key):
-                    raise ValueError(f"guards.{key}: not used by method spos (no architecture parameters)")
-        if self.gdas.tau_min > self.gdas.tau_max:
-            raise ValueError(f"gdas.tau_min: {self.gdas.tau_min} exceeds gdas.tau_max {self.gdas.tau_max}")
-        if self.spos.sample_size > self.spos.population:
-            raise ValueError(
-                f"spos.sample_size: {self.spos.sample_size} exceeds spos.population {self.spos.population}"
-            )
 
     def resolved(self) -> dict[str, Any]:
         """Plain JSON-ready dict with every default filled in (what ``config.json`` holds)."""

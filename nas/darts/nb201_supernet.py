@@ -18,22 +18,24 @@ arg-max over *all* operations, ``none`` included (so an edge may be cut);
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
 
 from nas.darts.derive import derive_nb201
+from nas.darts.methods.base import Sampler
 from nas.darts.mixed_ops import MixedCell, op_kind
 from nas.darts.supernet import WEIGHTINGS, check_ops, op_weights
 from nas.errors import NasError
-from nas.genotypes.types import NB201_OPS, NB201Genotype
+from nas.genotypes.types import NB201_EDGES, NB201_NODES, NB201_OPS, NB201Genotype
 from nas.networks.nb201_network import ResNetBasicblock, stage_plan
 
 __all__ = ["NB201Supernet"]
 
-NUM_NODES = 4
-NUM_EDGES = NUM_NODES * (NUM_NODES - 1) // 2
+#: States of a cell (its input and the benchmark's three nodes) and its edges: nas.genotypes.types's layout.
+NUM_NODES = NB201_NODES + 1
+NUM_EDGES = len(NB201_EDGES)
 
 
 def _check_int(value: object, name: str, minimum: int) -> int:
@@ -49,8 +51,8 @@ class NB201SearchCell(nn.Module):
         super().__init__()
         self.mixed = MixedCell(C, 1, NUM_NODES - 1, ops, False, False, partial_channels)
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor, relu: torch.Tensor | None = None) -> torch.Tensor:
-        states, _ = self.mixed([x], weights, None, [relu])
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, edge_w: torch.Tensor | None = None) -> torch.Tensor:
+        states, _ = self.mixed([x], weights, edge_w)
         return states[-1]
 
 
@@ -66,6 +68,7 @@ class NB201Supernet(nn.Module):
         weighting: str = "softmax",
         partial_channels: int = 1,
         in_channels: int = 3,
+        edge_normalization: bool = False,
     ) -> None:
         super().__init__()
         C = _check_int(channels, "channels", 1)
@@ -81,7 +84,9 @@ class NB201Supernet(nn.Module):
         for name in self.ops:
             op_kind(name)
         self.channels, self.cells_per_stage, self.num_classes = C, N, num_classes
-        self.weighting, self.partial_channels = weighting, K
+        if not isinstance(edge_normalization, bool):
+            raise NasError(f"edge_normalization: expected true or false, got {edge_normalization!r}")
+        self.weighting, self.partial_channels, self.edge_normalization = weighting, K, edge_normalization
 
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
         self.cells = nn.ModuleList()
@@ -95,18 +100,57 @@ class NB201Supernet(nn.Module):
         self.lastact = nn.Sequential(nn.BatchNorm2d(C_prev), nn.ReLU(inplace=True))
         self.classifier = nn.Linear(C_prev, num_classes)
         self.alphas = nn.Parameter(1e-3 * torch.randn(NUM_EDGES, len(self.ops)))
+        if edge_normalization:
+            self.betas_cell = nn.Parameter(1e-3 * torch.randn(NUM_EDGES))
+        self._sampler: Sampler | None = None
         self.to(memory_format=torch.channels_last)
+
+    # -- the supernet protocol (nas.darts.methods.base.Supernet) -------------------
+
+    single_path = False
+
+    def set_sampler(self, sampler: Sampler | None) -> None:
+        """Who turns the alphas into each forward's weights (the search method); None: ``weighting``."""
+        self._sampler = sampler
+
+    def cell_alphas(self) -> dict[str, nn.Parameter]:
+        """The one ``[6, num_ops]`` alphas tensor shared by every cell."""
+        return {"cell": self.alphas}
+
+    def betas(self) -> dict[str, nn.Parameter]:
+        """PC-DARTS edge-normalisation parameters (empty without edge normalisation)."""
+        return {"cell": self.betas_cell} if self.edge_normalization else {}
+
+    def edge_weights(self, cell_type: str = "cell") -> torch.Tensor | None:
+        """PC-DARTS edge normalisation: softmax of the betas over each node's incoming edges, or None.
+
+        Node 1 has one incoming edge (weight 1); nodes 2 and 3 share theirs. Every NB201 edge
+        stays in the cell, so the edge weights scale operations during search but do not
+        change the argmax derivation.
+        """
+        if not self.edge_normalization:
+            return None
+        parts, start = [], 0
+        for j in range(1, NUM_NODES):
+            parts.append(torch.softmax(self.betas_cell[start : start + j], dim=-1))
+            start += j
+        return torch.cat(parts)
+
+    def genotype_from(self, weights: Mapping[str, torch.Tensor], max_skip: int | None = None) -> NB201Genotype:
+        """The benchmark's rule on ``weights["cell"]``: arg-max per edge, ``none`` included."""
+        return derive_nb201(weights["cell"], self.ops, NUM_NODES, False, max_skip)
 
     def op_alphas(self) -> list[nn.Parameter]:
         return [self.alphas]
 
     def arch_parameters(self) -> list[nn.Parameter]:
-        """The one ``[6, num_ops]`` alphas tensor shared by every cell."""
-        return [self.alphas]
+        """The one ``[6, num_ops]`` alphas tensor shared by every cell (and the betas when normalised)."""
+        return [self.alphas, *self.betas().values()]
 
     def weight_parameters(self) -> list[nn.Parameter]:
-        """Every parameter except the alphas."""
-        return [p for p in self.parameters() if p is not self.alphas]
+        """Every parameter except the architecture parameters."""
+        arch = {id(p) for p in self.arch_parameters()}
+        return [p for p in self.parameters() if id(p) not in arch]
 
     def arch_weights(self) -> dict[str, torch.Tensor]:
         """Detached operation weights ``{"cell": [6, num_ops]}``."""
@@ -127,8 +171,12 @@ class NB201Supernet(nn.Module):
         if x.dim() != 4:
             raise NasError(f"input: expected a [batch, channels, height, width] tensor, got shape {tuple(x.shape)}")
         feature = self.stem(x.contiguous(memory_format=torch.channels_last))
-        weights = op_weights(self.alphas, self.weighting)
+        if self._sampler is not None:
+            arch = self._sampler(self.training)["cell"]
+            weights, edge_w = arch.weights, arch.edge_weights
+        else:
+            weights, edge_w = op_weights(self.alphas, self.weighting), self.edge_weights()
         for cell in self.cells:
-            feature = cell(feature, weights) if isinstance(cell, NB201SearchCell) else cell(feature)
+            feature = cell(feature, weights, edge_w) if isinstance(cell, NB201SearchCell) else cell(feature)
         feature = self.lastact(feature).mean((2, 3))
         return self.classifier(feature)

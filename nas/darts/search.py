@@ -97,7 +97,7 @@ def run_search(
         controller=CONTROLLER,
         epochs_run=search.epoch,
         stopped_early=search.stopped_early,
-        arch_weights=weights_json(search.model),
+        arch_weights=weights_json(search.method),
         nb201=summary.get("nb201"),
         summary=summary,
     )
@@ -131,14 +131,17 @@ def _write_outputs(search: Search, genotype: Genotype, run_dir: Path) -> dict[st
     model, config = search.model, search.config
     alphas = {
         "space": config.space,
-        "weighting": config.supernet.weighting,
+        "method": config.method.name,
         "ops": list(model.ops),
-        "weights": weights_json(model),
+        "weights": weights_json(search.method),
         "alphas": [p.detach().cpu().double().tolist() for p in model.arch_parameters()],
     }
     write_json(run_dir / "alphas.json", alphas)
     result: dict[str, Any] = {
         "controller": CONTROLLER,
+        "method": config.method.name,
+        "selection": config.selection.name,
+        "selection_record": search.selection.record,
         "space": config.space,
         "seed": config.seed,
         "genotype": to_text(genotype),

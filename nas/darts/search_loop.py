@@ -29,14 +29,15 @@ from torch import nn
 from tqdm import tqdm
 
 from nas.darts import distributed as ddp
-from nas.darts.architect import Architect
 from nas.darts.config import DartsSearchConfig
-from nas.darts.gdas import tau_at
-from nas.darts.guards import early_stop, fair_darts_loss, in_warmup, skip_counts
-from nas.darts.nb201_single_path import NB201SinglePath
+from nas.darts.guards import early_stop, in_warmup, skip_counts
+from nas.darts.methods import method_class
+from nas.darts.methods.base import SearchMethod
 from nas.darts.nb201_supernet import NB201Supernet
 from nas.darts.search_data import arch_stream, load_data, loaders
-from nas.darts.spos import NoArchitect, spos_select
+from nas.darts.selection import selection_class
+from nas.darts.selection.base import SelectionContext
+from nas.darts.single_path import DartsSinglePath, NB201SinglePath
 from nas.darts.supernet import DartsSupernet
 from nas.errors import NasError
 from nas.genotypes.codec import from_json, to_dict, to_json, to_text
@@ -55,33 +56,26 @@ def silent(_line: str) -> None:
     """An echo that says nothing (the non-zero ranks of a torchrun job)."""
 
 
-Supernet = DartsSupernet | NB201Supernet | NB201SinglePath
+Supernet = DartsSupernet | NB201Supernet | NB201SinglePath | DartsSinglePath
 
 
 def build_supernet(config: DartsSearchConfig, num_classes: int, in_channels: int) -> Supernet:
-    """The supernet of ``config.space`` (and ``config.method``) with the config's options."""
+    """The supernet of ``config.space``: mixed (every operation runs) or single-path, as the method needs."""
     net = config.supernet
-    if config.method != "darts":
-        return NB201SinglePath(config.method, net.channels, net.cells_per_stage, num_classes, in_channels)
+    single = method_class(config.method.name).single_path
     if config.space == "darts":
-        return DartsSupernet(
-            channels=net.channels,
-            layers=net.layers,
-            num_classes=num_classes,
-            steps=net.steps,
-            multiplier=net.multiplier,
-            stem_multiplier=net.stem_multiplier,
-            partial_channels=net.partial_channels,
-            edge_normalization=net.edge_normalization,
-            weighting=net.weighting,
-            in_channels=in_channels,
-        )
+        darts = {"channels": net.channels, "layers": net.layers, "num_classes": num_classes, "steps": net.steps}
+        darts |= {"multiplier": net.multiplier, "stem_multiplier": net.stem_multiplier, "in_channels": in_channels}
+        if single:
+            return DartsSinglePath(**darts)
+        return DartsSupernet(**darts, partial_channels=net.partial_channels, edge_normalization=net.edge_normalization)
+    nb201 = {"channels": net.channels, "cells_per_stage": net.cells_per_stage, "num_classes": num_classes}
+    if single:
+        return NB201SinglePath(**nb201, in_channels=in_channels)
     return NB201Supernet(
-        channels=net.channels,
-        cells_per_stage=net.cells_per_stage,
-        num_classes=num_classes,
-        weighting=net.weighting,
+        **nb201,
         partial_channels=net.partial_channels,
+        edge_normalization=net.edge_normalization,
         in_channels=in_channels,
     )
 
@@ -91,9 +85,13 @@ def cosine_lr(epoch: int, epochs: int, lr: float, lr_min: float) -> float:
     return lr_min + 0.5 * (lr - lr_min) * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
-def weights_json(model: Supernet) -> dict[str, list[list[float]]]:
-    """The supernet's operation weights per cell type, as plain lists (``alphas.json``, the result)."""
-    return {name: w.detach().cpu().double().tolist() for name, w in model.arch_weights().items()}
+def weights_json(method: SearchMethod) -> dict[str, list[list[float]]]:
+    """The method's operation weights per cell type (and PC-DARTS edge weights), as plain lists."""
+    out = {name: w.detach().cpu().double().tolist() for name, w in method.weights().items()}
+    for name in method.supernet.betas():
+        e = method.supernet.edge_weights(name)  # type: ignore[attr-defined]
+        out[f"{name}_edges"] = e.detach().cpu().double().tolist()
+    return out
 
 
 def _round(obj: Any, digits: int = 6) -> Any:
@@ -239,22 +237,8 @@ class Search:
         self.w_optimizer = torch.optim.SGD(
             list(self.model.weight_parameters()), lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay
         )
-        arch = config.arch_optimizer
-        self.architect: Architect | NoArchitect = (
-            NoArchitect()
-            if config.method == "spos"
-            else Architect(
-                self.model,
-                lr=arch.lr,
-                betas=arch.betas,
-                weight_decay=arch.weight_decay,
-                second_order=config.order == "second",
-                w_momentum=opt.momentum,
-                w_weight_decay=opt.weight_decay,
-                extra_loss=fair_darts_loss(config.guards.fair_darts_weight),
-                reduce=ddp.reducer(ctx),
-            )
-        )
+        self.method = method_class(config.method.name)(config.method, config, self.model, ddp.reducer(ctx))
+        self.selection = selection_class(config.selection.name)(config.selection)
         self.table = self._nb201_table()
         # Progress: the next (epoch, step) to run, and what the epochs so far concluded.
         self.epoch = 0
@@ -263,6 +247,7 @@ class Search:
         self.elapsed = 0.0
         self.train_meter = Meter()
         self.arch_meter = Meter()
+        self.schedule: dict[str, float] = {}  # the method's per-epoch values (a temperature, a weight)
         self.rows: list[dict[str, Any]] = []  # one per concluded epoch (history.jsonl is rewritten from them)
         self.last_within_limit: str | None = None  # DARTS+: genotype JSON of the last epoch within the limit
         self.stopped_early = False
@@ -287,7 +272,7 @@ class Search:
             "elapsed": self.elapsed,
             "model": self.model.state_dict(),
             "w_optimizer": self.w_optimizer.state_dict(),
-            "architect": self.architect.state_dict(),
+            "architect": self.method.state_dict(),
             "rng": rng_state(),
             "train_meter": self.train_meter.sums.clone(),
             "arch_meter": self.arch_meter.sums.clone(),
@@ -317,7 +302,7 @@ class Search:
         try:
             self.model.load_state_dict(state["model"])
             self.w_optimizer.load_state_dict(state["w_optimizer"])
-            self.architect.load_state_dict(state["architect"])
+            self.method.load_state_dict(state["architect"])
         except (RuntimeError, KeyError, ValueError) as exc:
             raise NasError(f"does not match this supernet ({one_line(exc, 160)})") from None
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
@@ -337,21 +322,13 @@ class Search:
         opt = self.config.optimizer
         return cosine_lr(self.epoch, self.config.epochs, opt.lr, opt.lr_min)
 
-    def _tau(self) -> float:
-        return tau_at(self.epoch, self.config.epochs, self.config.gdas.tau_max, self.config.gdas.tau_min)
-
-    def spos_search(self) -> dict[str, Any]:
-        """Score candidate paths on fixed validation batches; the best becomes the derived cell."""
-        return spos_select(self.model, self.eval_loader, self.config, self.epoch)
-
     def train_epoch(self, net: nn.Module) -> None:
         cfg = self.config
         lr = self._lr()
         for group in self.w_optimizer.param_groups:
             group["lr"] = lr
-        warm = in_warmup(self.epoch, cfg.guards.warmup_epochs)
-        if cfg.method == "gdas":
-            self.model.tau = self._tau()
+        warm = in_warmup(self.epoch, cfg.guards.warmup_epochs) or not self.method.trains_arch
+        self.schedule = self.method.begin_epoch(self.epoch, cfg.epochs)
         weights = list(self.model.weight_parameters())
         self.train_loader.set_epoch(self.epoch)
         steps = len(self.train_loader)
@@ -362,10 +339,9 @@ class Search:
             xs, ys, vxs, vys = (ddp.shard(t, self.ctx) for t in (x, y, vx, vy))
             if len(ys) and len(vys) and min(len(x), len(vx)) >= self.ctx.world_size:
                 if not warm:
-                    info = self.architect.step(xs, ys, vxs, vys, w_lr=lr, w_optimizer=self.w_optimizer)
-                    arch_loss = (info or {}).get("loss", (info or {}).get("val_loss"))
-                    if arch_loss is not None:
-                        self.arch_meter.add_loss(float(arch_loss), len(vys))
+                    info = self.method.arch_step((xs, ys), (vxs, vys), w_lr=lr, w_optimizer=self.w_optimizer)
+                    if info.loss is not None:
+                        self.arch_meter.add_loss(float(info.loss), len(vys))
                 self.w_optimizer.zero_grad(set_to_none=True)
                 logits = net(xs)
                 loss = F.cross_entropy(logits, ys)
@@ -405,20 +381,20 @@ class Search:
         )
 
     def derive(self) -> Genotype:
-        return self.model.genotype(max_skip=self.config.guards.max_skip)
+        return self.method.derive(self.config.guards.max_skip)
 
     def conclude_epoch(self, net: nn.Module) -> dict[str, Any]:
         """The epoch's row of ``history.jsonl``: losses, accuracies, genotype, weights, skip counts."""
         t0 = time.perf_counter()
         cfg = self.config
         train_loss, train_acc = self.train_meter.summary(self.ctx)
-        spos = self.spos_search() if cfg.method == "spos" else None
+        extra = self.method.end_epoch(self.epoch, cfg.epochs, self)
         val_loss = val_acc = None
         if cfg.evaluate_every_epoch:
             val_loss, val_acc = evaluate(net, self.eval_loader, self.ctx)
         arch_loss = self.arch_meter.mean_loss(self.ctx)
         genotype = self.derive()
-        raw = self.model.genotype() if cfg.guards.max_skip is not None else genotype
+        raw = self.method.derive(None) if cfg.guards.max_skip is not None else genotype
         record: dict[str, Any] = {
             "epoch": self.epoch,
             "lr": self._lr(),
@@ -432,14 +408,12 @@ class Search:
             "genotype_json": to_dict(genotype),
             "skip_counts": skip_counts(genotype),
             "raw_skip_counts": skip_counts(raw),
-            "arch_weights": _round(weights_json(self.model)),
+            "arch_weights": _round(weights_json(self.method)),
             "nb201": None,
-            "method": cfg.method,
+            "method": cfg.method.name,
+            **self.schedule,
+            **extra,
         }
-        if cfg.method == "gdas":
-            record["tau"] = self._tau()
-        if spos is not None:
-            record["spos"] = spos
         if self.table is not None and isinstance(genotype, NB201Genotype):
             rec = self.table.query(genotype)
             record["nb201"] = {"c10_valid": rec.c10_valid, "c10_test": rec.c10_test}
@@ -455,10 +429,24 @@ class Search:
         return record
 
     def final_genotype(self) -> Genotype:
-        """The derived genotype; after a DARTS+ stop, the last one within the skip limit."""
+        """The selected genotype; after a DARTS+ stop, the last one derived within the skip limit."""
         if self.stopped_early and self.last_within_limit is not None:
             return from_json(self.last_within_limit, "checkpoint")
-        return self.derive()
+        t0 = time.perf_counter()
+        ctx = SelectionContext(
+            search=self.config,
+            supernet=self.model,
+            method=self.method,
+            train_loader=self.train_loader,
+            arch_loader=self.arch_loader,
+            eval_loader=self.eval_loader,
+            w_optimizer=self.w_optimizer,
+            device=self.device,
+            echo=self.echo,
+        )
+        genotype = self.selection.select(ctx)
+        self.elapsed += time.perf_counter() - t0  # a selection's time is search time (Zero-Cost-PT: all of it)
+        return genotype
 
     def echo_epoch(self, record: Mapping[str, Any]) -> None:
         parts = [f"epoch {record['epoch'] + 1}/{self.config.epochs}"]
@@ -480,7 +468,7 @@ class Search:
     def run(self, log: EpochLog) -> None:
         """Epochs until the last one (or a DARTS+ stop); a checkpoint after each."""
         net = ddp.wrap(self.model, self.ctx, self.device)
-        opt = self.architect.optimizer
+        opt = self.method.arch_optimizer()
         hook = None if opt is None else ddp.sync_optimizer_gradients(opt, self.ctx)
         try:
             while self.epoch < self.config.epochs and not self.stopped_early:

@@ -24,13 +24,14 @@ sigmoid weights; add :func:`zero_one_loss` to the architecture loss).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from nas.darts.derive import derive_darts_cell, num_darts_edges
+from nas.darts.methods.base import Sampler
 from nas.darts.mixed_ops import (
     DilConvParams,
     FactorizedReduceParams,
@@ -226,7 +227,55 @@ class DartsSupernet(nn.Module):
         if edge_normalization:
             self.betas_normal = nn.Parameter(1e-3 * torch.randn(k))
             self.betas_reduce = nn.Parameter(1e-3 * torch.randn(k))
+        self._sampler: Sampler | None = None
         self.to(memory_format=torch.channels_last)
+
+    # -- the supernet protocol (nas.darts.methods.base.Supernet) -------------------
+
+    single_path = False
+
+    def set_sampler(self, sampler: Sampler | None) -> None:
+        """Who turns the architecture parameters into each forward's weights (the search method).
+
+        Without one, the forward uses ``weighting`` of the alphas (and the edge weights).
+        """
+        self._sampler = sampler
+
+    def cell_alphas(self) -> dict[str, nn.Parameter]:
+        """The operation alphas per cell type."""
+        return {"normal": self.alphas_normal, "reduce": self.alphas_reduce}
+
+    def betas(self) -> dict[str, nn.Parameter]:
+        """PC-DARTS edge-normalisation parameters per cell type (empty without edge normalisation)."""
+        if not self.edge_normalization:
+            return {}
+        return {"normal": self.betas_normal, "reduce": self.betas_reduce}
+
+    def edge_weights(self, cell_type: str) -> torch.Tensor | None:
+        """PC-DARTS edge weights of ``cell_type`` (softmax over each node's incoming edges), or None."""
+        betas = self.betas()
+        return edge_weights(betas[cell_type], self.steps) if betas else None
+
+    def genotype_from(self, weights: Mapping[str, torch.Tensor], max_skip: int | None = None) -> DartsGenotype:
+        """The DARTS rule on ``weights`` per cell type (scaled by the edge weights when normalised).
+
+        ``max_skip`` caps ``skip_connect`` edges of the normal cell (P-DARTS).
+        """
+        cells = {}
+        with torch.no_grad():
+            for name in ("normal", "reduce"):
+                w = weights[name]
+                e = self.edge_weights(name)
+                if e is not None:
+                    w = w * e[:, None]
+                cap = max_skip if name == "normal" else None
+                cells[name] = derive_darts_cell(w, self.ops, self.steps, self.multiplier, cap)
+        return DartsGenotype(
+            normal=cells["normal"][0],
+            normal_concat=cells["normal"][1],
+            reduce=cells["reduce"][0],
+            reduce_concat=cells["reduce"][1],
+        )
 
     # -- parameters --------------------------------------------------------------
 
@@ -266,25 +315,10 @@ class DartsSupernet(nn.Module):
         return out
 
     def genotype(self, max_skip: int | None = None) -> DartsGenotype:
-        """The DARTS-rule genotype; ``max_skip`` caps ``skip_connect`` edges of the normal cell (P-DARTS).
-
-        With edge normalisation the operation weights are scaled by the edge weights for
-        edge selection, as PC-DARTS does.
-        """
-        cells = {}
+        """The DARTS-rule genotype of the supernet's own ``weighting`` (see :meth:`genotype_from`)."""
         with torch.no_grad():
-            for name, red in (("normal", False), ("reduce", True)):
-                w, e = self._cell_weights(red)
-                if e is not None:
-                    w = w * e[:, None]
-                cap = max_skip if not red else None
-                cells[name] = derive_darts_cell(w, self.ops, self.steps, self.multiplier, cap)
-        return DartsGenotype(
-            normal=cells["normal"][0],
-            normal_concat=cells["normal"][1],
-            reduce=cells["reduce"][0],
-            reduce_concat=cells["reduce"][1],
-        )
+            weights = {name: op_weights(a, self.weighting) for name, a in self.cell_alphas().items()}
+        return self.genotype_from(weights, max_skip)
 
     # -- forward -------------------------------------------------------------------
 
@@ -293,8 +327,13 @@ class DartsSupernet(nn.Module):
             raise NasError(f"input: expected a [batch, channels, height, width] tensor, got shape {tuple(x.shape)}")
         s = self.stem(x.contiguous(memory_format=torch.channels_last))
         s0 = s1 = _CellOutput([s], [None])
-        w_normal = self._cell_weights(False)
-        w_reduce = self._cell_weights(True)
+        if self._sampler is not None:
+            arch = self._sampler(self.training)
+            w_normal = (arch["normal"].weights, arch["normal"].edge_weights)
+            w_reduce = (arch["reduce"].weights, arch["reduce"].edge_weights)
+        else:
+            w_normal = self._cell_weights(False)
+            w_reduce = self._cell_weights(True)
         for cell in self.cells:
             w, e = w_reduce if cell.reduction else w_normal
             s0, s1 = s1, cell(s0, s1, w, e)

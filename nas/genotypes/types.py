@@ -6,23 +6,21 @@ network is *derived* from it by :func:`nas.networks.build`.
 
 Three kinds cover every search space of the toolkit:
 
-* :class:`DartsGenotype` -- a normal and a reduction cell in the DARTS notation
-  (each intermediate node takes two ``(operation, input)`` edges; the cell output
-  concatenates the ``concat`` nodes). NASNet, AmoebaNet, DARTS, PC-DARTS, P-DARTS.
-* :class:`NB201Genotype` -- a NAS-Bench-201 cell (node ``j`` sums one edge from every
-  earlier node).
-* :class:`MacroGenotype` -- a macro skeleton (stem, stages, head) whose stages repeat
-  a cell of one classic family: VGG, Inception, ResNet or DenseNet. Stages of
-  different families in one genotype make the *hybrid* space.
+* :class:`DartsGenotype` -- a normal and a reduction cell in the DARTS notation (two
+  ``(operation, input)`` edges per node, ``concat`` nodes as output): NASNet, DARTS, ...
+* :class:`NB201Genotype` -- a NAS-Bench-201 cell (node ``j`` sums one edge from every earlier node).
+* :class:`MacroGenotype` -- a macro skeleton (stem, stages, head) whose stages repeat a
+  cell of one classic family (VGG, Inception, ResNet, DenseNet; mixed: the *hybrid* space).
 
-Every constructor validates its arguments and raises :class:`nas.errors.NasError`
-with a one-line message that names the offending field. An invalid genotype
-therefore cannot exist. Serialisation lives in :mod:`nas.genotypes.codec`.
+Every constructor validates its arguments and raises :class:`nas.errors.NasError` with a
+one-line message naming the field, so an invalid genotype cannot exist. Serialisation
+lives in :mod:`nas.genotypes.codec`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
@@ -30,9 +28,7 @@ from nas.errors import NasError
 
 SCHEMA_VERSION = 1
 
-# --------------------------------------------------------------------------- #
-# Operation vocabularies (names only; the modules live in nas.ops)
-# --------------------------------------------------------------------------- #
+# ---- Operation vocabularies (names only; the modules live in nas.ops) ---------- #
 
 #: The eight DARTS search primitives, in the reference code's order.
 DARTS_SEARCH_OPS: tuple[str, ...] = (
@@ -50,6 +46,10 @@ DARTS_OPS: tuple[str, ...] = DARTS_SEARCH_OPS + ("sep_conv_7x7", "conv_7x1_1x7")
 
 #: The five NAS-Bench-201 operations, in the benchmark's order.
 NB201_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+#: The NAS-Bench-201 layout, written only here: nodes 1..3 (node 0 is the input), and the
+#: ``(to, from)`` of the six edges in the benchmark's order (that of its ``arch_str``).
+NB201_NODES = 3
+NB201_EDGES: tuple[tuple[int, int], ...] = tuple((j, i) for j in range(1, NB201_NODES + 1) for i in range(j))
 
 #: How a stage may reduce resolution on entry.
 DOWNSAMPLES: tuple[str, ...] = ("none", "max_pool", "avg_pool", "stride", "transition")
@@ -213,6 +213,14 @@ class NB201Genotype(Genotype):
     def ops(self) -> tuple[str, ...]:
         """The operations of all edges, node by node (the benchmark's edge order)."""
         return tuple(op for node in self.nodes for op, _ in node)
+
+    @classmethod
+    def from_ops(cls, ops: Sequence[str]) -> NB201Genotype:
+        """The cell whose edges, in the benchmark's order (:data:`NB201_EDGES`), run ``ops``."""
+        if len(ops) != len(NB201_EDGES):
+            raise _err("ops", f"expected {len(NB201_EDGES)} operations (one per edge), got {len(ops)}")
+        it = iter(ops)  # node j's edges come from nodes 0..j-1, in order
+        return cls(nodes=tuple(tuple((next(it), i) for i in range(j)) for j in range(1, NB201_NODES + 1)))
 
 
 # --------------------------------------------------------------------------- #

@@ -1,4 +1,4 @@
-"""GDAS and SPOS in the NAS-Bench-201 space: single-path forward, schedules, candidate search, runs."""
+"""Weight-sharing methods as strategies: single-path forward, schedules, candidate search, runs in both spaces."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import torch
 
 from nas.darts import search_loop
 from nas.darts.config import apply_overrides, load_config
-from nas.darts.gdas import gumbel_hard, tau_at
 from nas.darts.job import DartsJob
-from nas.darts.nb201_single_path import NB201SinglePath, path_genotype
-from nas.darts.spos import evolution_search, random_search, score_path
+from nas.darts.methods import METHODS, method_class
+from nas.darts.methods.gdas import gumbel_hard, tau_at
+from nas.darts.methods.spos import fixed_batches
+from nas.darts.single_path import DartsSinglePath, NB201SinglePath
 from nas.errors import NasError
-from nas.genotypes.types import NB201_OPS, NB201Genotype
+from nas.genotypes.types import NB201_OPS, DartsGenotype, NB201Genotype
 
 TINY: dict[str, Any] = {
     "controller": "darts",
@@ -28,24 +29,27 @@ TINY: dict[str, Any] = {
     "batch_size": 10,
     "threads": 1,
     "seed": 0,
-    "spos": {"candidates": 6, "epoch_candidates": 3, "val_batches": 1, "population": 3, "sample_size": 2},
 }
+SPOS = {"candidates": 6, "epoch_candidates": 3, "val_batches": 1, "population": 3, "sample_size": 2}
+TINY_DARTS: dict[str, Any] = {**TINY, "space": "darts", "supernet": {"channels": 4, "layers": 3}}
 
 
-def tiny(method: str, **updates: Any) -> dict[str, Any]:
-    return apply_overrides({**TINY, "method": method}, {k.replace("__", "."): v for k, v in updates.items()})
+def tiny(method: str, base: dict[str, Any] = TINY, **updates: Any) -> dict[str, Any]:
+    section = {"name": method, **(SPOS if method == "spos" else {})}
+    return apply_overrides({**base, "method": section}, {k.replace("__", "."): v for k, v in updates.items()})
 
 
 def quiet_run(raw: dict[str, Any], run_dir: Path) -> Any:
     return DartsJob().run(load_config(raw), run_dir, progress=False, echo=lambda _s: None)
 
 
-def _count_calls(net: NB201SinglePath) -> dict[tuple[int, int, str], int]:
+def _count_calls(net: torch.nn.Module) -> dict[tuple[int, int, str], int]:
     calls: dict[tuple[int, int, str], int] = {}
     for c, cell in enumerate(net.cells):
-        if not hasattr(cell, "edges"):
+        dag = getattr(cell, "dag", cell)
+        if not hasattr(dag, "edges"):
             continue
-        for e, edge in enumerate(cell.edges):
+        for e, edge in enumerate(dag.edges):
             for name, op in edge.items():
 
                 def hook(_m: Any, _i: Any, _o: Any, key: tuple[int, int, str] = (c, e, name)) -> None:
@@ -55,9 +59,15 @@ def _count_calls(net: NB201SinglePath) -> dict[tuple[int, int, str], int]:
     return calls
 
 
+def _method(name: str, raw: dict[str, Any], net: Any) -> Any:
+    config = load_config(raw)
+    return method_class(name)(config.method, config, net, None)
+
+
 def test_gdas_forward_runs_only_the_sampled_op_and_alphas_get_gradients() -> None:
     torch.manual_seed(0)
-    net = NB201SinglePath("gdas", channels=4, cells_per_stage=1)
+    net = NB201SinglePath(channels=4, cells_per_stage=1)
+    _method("gdas", tiny("gdas"), net)
     calls = _count_calls(net)
     net.train()
     loss = net(torch.randn(4, 3, 16, 16)).logsumexp(1).mean()
@@ -65,13 +75,31 @@ def test_gdas_forward_runs_only_the_sampled_op_and_alphas_get_gradients() -> Non
     assert len(cells) == 3
     for c in cells:
         for e in range(6):
-            assert sum(n for (cc, ee, _), n in calls.items() if (cc, ee) == (c, e)) == 1  # one op per edge
+            assert sum(n for (cc, ee, _), n in calls.items() if (cc, ee) == (c, e)) <= 1  # at most one op (none: 0)
     # the same sampled op on an edge in every cell (one sample per forward, shared by cells)
     for e in range(6):
-        assert len({name for (_, ee, name) in calls if ee == e}) == 1
+        assert len({name for (_, ee, name) in calls if ee == e}) <= 1
     loss.backward()
     grad = net.alphas.grad
     assert grad is not None and torch.isfinite(grad).all() and (grad.abs().sum(1) > 0).sum() >= 3
+
+
+def test_gdas_in_the_darts_space_samples_one_op_per_edge_per_cell_type() -> None:
+    torch.manual_seed(0)
+    net = DartsSinglePath(channels=4, layers=3)
+    method = _method("gdas", tiny("gdas", TINY_DARTS), net)
+    arch = method.sample(True)
+    assert set(arch) == {"normal", "reduce"}
+    for a in arch.values():
+        assert a.active is not None and all(len(k) == 1 for k in a.active) and a.weights.shape == (14, 8)
+    calls = _count_calls(net)
+    net(torch.randn(2, 3, 16, 16)).sum().backward()
+    per_edge: dict[tuple[int, int], int] = {}
+    for (c, e, _name), n in calls.items():
+        per_edge[(c, e)] = per_edge.get((c, e), 0) + n
+    assert per_edge and max(per_edge.values()) == 1
+    assert net.alphas_normal.grad is not None and net.alphas_reduce.grad is not None
+    assert isinstance(method.derive(), DartsGenotype)
 
 
 def test_gumbel_hard_is_one_hot_with_straight_through_gradient() -> None:
@@ -88,49 +116,76 @@ def test_tau_schedule_endpoints() -> None:
     assert tau_at(7, 15, 10.0, 0.1) == pytest.approx(5.05)
 
 
-def test_spos_samples_uniformly_and_has_no_arch_params() -> None:
+def test_spos_samples_uniformly_and_trains_no_arch_params() -> None:
     torch.manual_seed(0)
-    net = NB201SinglePath("spos", channels=4, cells_per_stage=1)
-    assert net.arch_parameters() == [] and not hasattr(net, "alphas")
+    net = NB201SinglePath(channels=4, cells_per_stage=1)
+    method = _method("spos", tiny("spos"), net)
+    assert not method.trains_arch and method.arch_optimizer() is None
     counts = torch.zeros(6, 5)
     for _ in range(2000):
-        counts[torch.arange(6), torch.tensor(net.random_path())] += 1
+        counts[torch.arange(6), torch.tensor([k for (k,) in net.random_path()["cell"]])] += 1
     assert (counts / 2000 - 0.2).abs().max() < 0.04
 
 
-class _Oracle(torch.nn.Module):
-    """A fake supernet whose accuracy on a path is known: correct iff path[0] == label-agnostic target."""
-
-    def forward(self, x: torch.Tensor, path: list[int]) -> torch.Tensor:
-        good = sum(int(p == 3) for p in path)  # paths with more nor_conv_3x3 score higher
-        logits = torch.zeros(len(x), 7)
-        for r in range(len(x)):
-            logits[r, 1 if r < good else 0] = 1.0
-        return logits
-
-
-def test_candidate_search_picks_the_best_supernet_val_accuracy() -> None:
-    model = _Oracle()
-    batches = [(torch.zeros(6, 1), torch.ones(6, dtype=torch.long))]
-    assert score_path(model, [3, 3, 3, 0, 0, 0], batches) == pytest.approx(50.0)
-    path, score, scores = random_search(model, batches, 30, torch.Generator().manual_seed(0), 6, 5)
-    assert score == max(scores) == score_path(model, path, batches)
-    path, score, scores = evolution_search(model, batches, 200, torch.Generator().manual_seed(0), 6, 5, 20, 5)
-    assert len(scores) == 200 and score == max(scores)
-    assert path == [3] * 6  # evolution finds the optimum of this easy score
+def test_darts_space_random_path_is_a_valid_cell() -> None:
+    torch.manual_seed(1)
+    net = DartsSinglePath(channels=4, layers=3)
+    for _ in range(20):
+        path = net.random_path()
+        for active in path.values():
+            start = 0
+            for i in range(4):
+                node = active[start : start + i + 2]
+                assert sum(len(k) for k in node) == 2 and all(net.ops[k] != "none" for ks in node for k in ks)
+                start += i + 2
 
 
-@pytest.mark.parametrize("method", ["gdas", "spos"])
-def test_tiny_search_gives_a_valid_cell_and_resumes(method: str, tmp_path: Path, monkeypatch: Any) -> None:
-    raw = tiny(method, checkpoint_every_steps=1)
+def test_spos_candidate_search_drives_a_controller_and_keeps_the_best(monkeypatch: Any) -> None:
+    """SPOS proposes candidates with nas.controllers and keeps the best supernet score (not the table)."""
+    from nas.darts.methods import spos as spos_module
+
+    net = NB201SinglePath(channels=4, cells_per_stage=1)
+    method = _method("spos", tiny("spos", **{"method.candidates": 60, "method.population": 10}), net)
+    seen: list[NB201Genotype] = []
+
+    def oracle(_model: Any, genotype: NB201Genotype, _batches: Any) -> float:
+        seen.append(genotype)
+        return float(sum(op == "nor_conv_3x3" for op in genotype.ops))
+
+    monkeypatch.setattr(spos_module, "score_genotype", oracle)
+    monkeypatch.setattr(spos_module, "fixed_batches", lambda *_a: [])
+    record = method.end_epoch(1, 2, type("E", (), {"eval_loader": None})())
+    assert len(seen) == 60 and record["spos"]["strategy"] == "evolution"
+    best = max(oracle(None, g, None) for g in seen[:])
+    assert sum(op == "nor_conv_3x3" for op in method.derive().ops) == best
+
+
+def test_every_registered_method_is_one_file_with_a_config_section() -> None:
+    for name in METHODS.names():
+        cls = method_class(name)
+        assert cls.name == name and cls.Config.model_fields["name"].default == name
+        assert cls.__module__ == f"nas.darts.methods.{name}"
+
+
+@pytest.mark.parametrize(
+    ("method", "base"),
+    [("gdas", TINY), ("spos", TINY), ("gdas", TINY_DARTS), ("spos", TINY_DARTS), ("beta_darts", TINY), ("drnas", TINY)],
+)
+def test_tiny_search_gives_a_valid_cell_and_resumes(
+    method: str, base: dict[str, Any], tmp_path: Path, monkeypatch: Any
+) -> None:
+    raw = tiny(method, base, checkpoint_every_steps=1)
     ref = quiet_run(raw, tmp_path / "ref")
-    assert isinstance(ref.genotype, NB201Genotype) and len(ref.genotype.ops) == 6
+    kind = NB201Genotype if base is TINY else DartsGenotype
+    assert isinstance(ref.genotype, kind)
     rows = [json.loads(line) for line in (tmp_path / "ref" / "history.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all(r["genotype"] and r["method"] == method for r in rows)
     if method == "gdas":
         assert rows[0]["tau"] == 10.0 and rows[1]["tau"] == pytest.approx(0.1)
-    else:
+    elif method == "spos":
         assert rows[-1]["spos"]["strategy"] == "evolution" and rows[0]["spos"]["strategy"] == "random"
+    elif method == "beta_darts":
+        assert rows[0]["beta_weight"] == 0.0 and rows[1]["beta_weight"] == pytest.approx(25.0)
 
     original = search_loop.Search.save
     calls = {"n": 0}
@@ -154,22 +209,26 @@ def test_tiny_search_gives_a_valid_cell_and_resumes(method: str, tmp_path: Path,
     assert again_rows[-1]["train_loss"] == pytest.approx(rows[-1]["train_loss"])
 
 
-def test_path_genotype_order() -> None:
-    g = path_genotype([0, 1, 2, 3, 4, 1])
+def test_nb201_from_ops_order() -> None:
+    g = NB201Genotype.from_ops([NB201_OPS[k] for k in [0, 1, 2, 3, 4, 1]])
     assert g.ops == tuple(NB201_OPS[k] for k in [0, 1, 2, 3, 4, 1])
 
 
 @pytest.mark.parametrize(
     ("updates", "message"),
     [
-        ({"method": "enas"}, "method"),
-        ({"space": "darts", "supernet": {"channels": 4}}, "method: gdas is implemented in the nb201 space only"),
+        ({"method": "enas"}, "unknown search method 'enas'"),
+        ({"method": {"name": "gdas", "order": "second"}}, "method.gdas.order"),
         ({"order": "second"}, "order: gdas is first order"),
-        ({"gdas": {"tau_max": 0.05, "tau_min": 0.1}}, "gdas.tau_min"),
-        ({"gdas": {"tau_max": -1}}, "gdas.tau_max"),
-        ({"spos": {"candidates": 0}}, "spos.candidates"),
-        ({"spos": {"strategy": "bayes"}}, "spos.strategy"),
-        ({"supernet": {"channels": 4, "cells_per_stage": 1, "weighting": "sigmoid"}}, "supernet.weighting"),
+        ({"method": {"name": "gdas", "tau_max": 0.05, "tau_min": 0.1}}, "method.tau_min"),
+        ({"gdas": {"tau_max": 0.05, "tau_min": 0.1}}, "method.tau_min"),  # the earlier top-level section
+        ({"method": {"name": "gdas", "tau_max": -1}}, "tau_max"),
+        ({"method": {"name": "spos", "candidates": 0}}, "candidates"),
+        ({"method": {"name": "spos", "strategy": "bayes"}}, "strategy"),
+        ({"spos": {"candidates": 3}}, "spos: settings of method spos, but the method is gdas"),
+        ({"supernet": {"channels": 4, "cells_per_stage": 1, "partial_channels": 2}}, "supernet.partial_channels"),
+        ({"selection": "darts_pt"}, "selection: darts_pt perturbs every operation"),
+        ({"selection": "nope"}, "selection"),
     ],
 )
 def test_bad_values_are_one_line_errors(updates: dict[str, Any], message: str) -> None:
@@ -200,8 +259,6 @@ class _SortedLoader:
 
 
 def test_candidates_are_scored_on_a_fixed_random_sample_of_the_val_half() -> None:
-    from nas.darts.spos import fixed_batches
-
     a = fixed_batches(_SortedLoader(), 2, seed=0)
     assert len(a) == 2 and all(len(y) == 10 for _, y in a)
     assert len(torch.cat([y for _, y in a]).unique()) >= 5  # not the first, single-class batches
