@@ -528,8 +528,8 @@ def test_zero_one_loss():
         net.alphas_normal.zero_()
         net.alphas_reduce.fill_(100.0)
     # half the weights at 0.5 (loss 0), half at 1 (loss -0.25): mean -0.125
-    torch.testing.assert_close(zero_one_loss(net), torch.tensor(-0.125))
-    arch = Architect(net, extra_loss=lambda m: 1.0 * zero_one_loss(m))
+    torch.testing.assert_close(zero_one_loss(net.cell_alphas()), torch.tensor(-0.125))
+    arch = Architect(net, extra_loss=lambda m: 1.0 * zero_one_loss(m.cell_alphas()))
     x = torch.randn(2, 3, 8, 8)
     info = arch.step(x, torch.tensor([0, 1]), x, torch.tensor([0, 1]), w_lr=0.1)
     assert "extra_loss" in info

@@ -9,19 +9,11 @@ train), and the derived cell degenerates (on NAS-Bench-201 the all-skip cell sco
   (``max_skip``; implemented by the supernet's ``genotype(max_skip=...)``);
 * DARTS+: stop the search as soon as the derived normal cell has more than
   ``early_stop_skip`` skip connections, keeping the last genotype within the limit;
-* Fair DARTS: sigmoid weights plus a zero-one loss that pushes each weight to 0 or 1;
 * warm-up: train the weights alone for a few epochs so ops are compared when trained.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-import torch
-from torch import nn
-
-from nas.darts.supernet import zero_one_loss
 from nas.genotypes.types import DartsGenotype, Genotype, NB201Genotype
 
 SKIP = "skip_connect"
@@ -50,14 +42,3 @@ def early_stop(genotype: Genotype, limit: int | None) -> bool:
 def in_warmup(epoch: int, warmup_epochs: int) -> bool:
     """Weight-only epochs: the architecture is not updated before ``warmup_epochs``."""
     return epoch < warmup_epochs
-
-
-def fair_darts_loss(weight: float) -> Callable[[nn.Module], torch.Tensor] | None:
-    """The extra architecture loss of Fair DARTS, scaled by ``weight`` (None when off)."""
-    if weight <= 0:
-        return None
-
-    def extra(model: Any) -> torch.Tensor:
-        return weight * zero_one_loss(model)
-
-    return extra

@@ -19,7 +19,8 @@ Options: ``partial_channels=K`` (PC-DARTS partial channel connections),
 ``edge_normalization`` (PC-DARTS ``betas``: one weight per edge, softmax over each
 node's incoming edges; they are architecture parameters and weigh edge selection in
 :meth:`DartsSupernet.genotype`), ``weighting="sigmoid"`` (Fair DARTS: independent
-sigmoid weights; add :func:`zero_one_loss` to the architecture loss).
+sigmoid weights, the default weighting when no method drives the supernet; the search
+method :mod:`nas.darts.methods.fair_darts` adds its zero-one loss).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from nas.errors import NasError
 from nas.genotypes.types import DARTS_OPS, DARTS_SEARCH_OPS, DartsGenotype
 from nas.kernels import BatchNormOut
 
-__all__ = ["DartsSupernet", "reference_names", "reference_state_dict", "zero_one_loss", "WEIGHTINGS"]
+__all__ = ["DartsSupernet", "reference_names", "reference_state_dict", "WEIGHTINGS"]
 
 #: How architecture parameters become operation weights.
 WEIGHTINGS = ("softmax", "sigmoid")
@@ -85,19 +86,6 @@ def edge_weights(beta: torch.Tensor, steps: int, num_inputs: int = 2) -> torch.T
         parts.append(F.softmax(beta[start : start + n], dim=-1))
         start += n
     return torch.cat(parts)
-
-
-def zero_one_loss(model: nn.Module) -> torch.Tensor:
-    """Fair DARTS zero-one loss ``-1/N sum (sigmoid(alpha) - 0.5)^2`` over all operation alphas.
-
-    Pushes the independent sigmoid weights towards 0 or 1; the search loop adds it to
-    the architecture loss with a weight. Edge-normalisation betas are not included.
-    """
-    alphas = getattr(model, "op_alphas", None)
-    params = alphas() if callable(alphas) else list(model.arch_parameters())
-    total = sum(((torch.sigmoid(a) - 0.5) ** 2).sum() for a in params)
-    count = sum(a.numel() for a in params)
-    return -total / count
 
 
 class _CellOutput:
