@@ -54,9 +54,11 @@ class Budget:
     supernet: tuple[int, int, int]
     resnet_batch: int
     check: tuple[int, int, int]  # correctness sizes
-    rounds: int
+    rounds: int  # interleaved rounds (the supernet's second-order steps are slow: fewer there)
     steps: int  # timed steps per round
     warmup: int
+    supernet_rounds: int
+    speed_s: float  # a speed group that would start after this many seconds of the section is not run (recorded)
     matmul_n: int
     train_subset: int
     test_subset: int
@@ -65,8 +67,8 @@ class Budget:
 
 
 BUDGETS = {
-    "full": Budget((36, 20, 96), (16, 8, 64), 128, (8, 5, 8), 5, 3, 2, 4096, 5000, 1000, 1000),
-    "tiny": Budget((2, 2, 2), (2, 2, 2), 2, (2, 2, 2), 1, 1, 0, 64, 100, 50, 40, small=True),
+    "full": Budget((36, 20, 96), (16, 8, 64), 128, (8, 5, 8), 5, 2, 1, 3, 300.0, 4096, 5000, 1000, 1000),
+    "tiny": Budget((2, 2, 2), (2, 2, 2), 2, (2, 2, 2), 1, 1, 0, 1, 600.0, 128, 100, 50, 40, small=True),
 }
 TOLERANCE = {"output": 1e-3, "grad": 1e-2}
 
@@ -182,26 +184,33 @@ def speed(device: Any, budget: Budget, data_dir: str) -> dict[str, Any]:
     rates = matmul_rates(device, budget.matmul_n, max(3, budget.rounds))
     C, L, B = budget.derived
     Cs, Ls, Bs = budget.supernet
-    groups = {
-        "darts_v2": (derived_variants(device, C, L, B), B),
-        "supernet": (supernet_variants(device, Cs, Ls, Bs, budget.small), Bs),
-        "resnet20": (resnet_variants(device, budget.resnet_batch), budget.resnet_batch),
+    groups = {  # cheapest first: a group that would start too late is recorded as not run
+        "darts_v2": (lambda: derived_variants(device, C, L, B), B, budget.rounds),
+        "resnet20": (lambda: resnet_variants(device, budget.resnet_batch), budget.resnet_batch, budget.rounds),
+        "supernet": (lambda: supernet_variants(device, Cs, Ls, Bs, budget.small), Bs, budget.supernet_rounds),
     }
-    if budget.small:
-        axes = ("impl", "order", "format", "precision")
-        groups = {
-            k: (cover(v, tuple(a for a in axes if a in next(iter(v.values()))[0])), b) for k, (v, b) in groups.items()
-        }
+    axes = ("impl", "order", "format", "precision")
+    rows: list[dict[str, Any]] = []
+    not_run: dict[str, str] = {}
     flops: dict[str, int] = {}
-    for variants, _ in groups.values():
-        for facts, make in variants.values():  # the reference's float32 NCHW step counts each model's arithmetic
+    start = time.perf_counter()
+    for group, (make_variants, batch, rounds) in groups.items():
+        elapsed = time.perf_counter() - start
+        if elapsed > budget.speed_s:
+            not_run[group] = f"not run: the speed section had used {elapsed:.0f} s of its {budget.speed_s:.0f} s"
+            print(f"gpu_check: speed/{group}: {not_run[group]}", file=sys.stderr, flush=True)
+            continue
+        variants = make_variants()
+        if budget.small:
+            variants = cover(variants, tuple(a for a in axes if a in next(iter(variants.values()))[0]))
+        for facts, make in variants.values():  # the reference's float32 NCHW step counts the model's arithmetic
             key = facts["flops_key"]
             first = facts["impl"] in ("reference", "plain") and facts["precision"] == "fp32"
             if key not in flops and first and facts["format"] == "contiguous":
                 flops[key] = count_flops(make)
-    rows = []
-    for variants, batch in groups.values():
-        rows += timed_rows(variants, device, budget.rounds, budget.steps, budget.warmup, batch, flops, rates)
+        t = time.perf_counter()
+        rows += timed_rows(variants, device, rounds, budget.steps, budget.warmup, batch, flops, rates)
+        print(f"gpu_check: speed/{group}: {len(variants)} variants in {time.perf_counter() - t:.0f} s", file=sys.stderr)
         if device.type == "cuda":
             torch.cuda.empty_cache()
     _ratios(rows)
@@ -213,6 +222,7 @@ def speed(device: Any, budget: Budget, data_dir: str) -> dict[str, Any]:
         "matmul_n": budget.matmul_n,
         "rows": rows,
         "errors": [r["variant"] for r in rows if "error" in r],
+        "not_run": not_run,
     }
 
 
@@ -366,6 +376,8 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"| {r['variant']} | {r['images_per_s']} | {r.get('speed_vs_reference', '')} "
                 f"| {r.get('step_peak_mb')} | {r.get('gflop_per_s', '')} | {r.get('vs_matmul', '')} |"
             )
+        for group, why in s.get("not_run", {}).items():
+            lines.append(f"| {group} | {why} | | | | |")
         lines.append("")
     if "training" in doc:
         t = doc["training"]
