@@ -66,7 +66,8 @@ def _outputs(out: Any) -> list[torch.Tensor]:
 def compare(model: nn.Module, device: torch.device, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     """Outputs and every gradient of ``model`` on ``device`` against a CPU copy with the same weights."""
     results = []
-    for m, dev in ((model, torch.device("cpu")), (copy.deepcopy(model).to(device), device)):
+    twin = copy.deepcopy(model).to(device)  # before the CPU step touches the batch-norm statistics
+    for m, dev in ((model, torch.device("cpu")), (twin, device)):
         m.train()
         m.zero_grad(set_to_none=True)
         outs = _outputs(m(x.to(dev)))
