@@ -117,7 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in sections:
         t = time.perf_counter()
         print(f"gpu_check: {name} ...", file=sys.stderr, flush=True)
-        doc[name] = steps[name](device, budget, data_dir)
+        try:
+            doc[name] = steps[name](device, budget, data_dir)
+        except Exception as exc:  # e.g. no CIFAR-10 for the training: keep the other sections' figures
+            doc[name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+            print(f"gpu_check: {name} failed: {doc[name]['error']}", file=sys.stderr, flush=True)
         doc["seconds"][name] = round(time.perf_counter() - t, 1)
     doc["seconds"]["total"] = round(time.perf_counter() - start, 1)
     out = write_result(args.out, doc)
@@ -126,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
 
     write_text(md, markdown(json.loads(out.read_text(encoding="utf-8"))))
     print(f"gpu_check: wrote {out} and {md} in {doc['seconds']['total']:.0f} s")
-    return 0 if doc.get("correctness", {}).get("ok", True) else 1
+    failed = [name for name in sections if "error" in doc[name]]
+    return 0 if doc.get("correctness", {}).get("ok", True) and not failed else 1
 
 
 def gpu_facts(device: Any) -> dict[str, Any]:
@@ -358,6 +363,10 @@ def markdown(doc: dict[str, Any]) -> str:
         f"- torch {g['torch']}, CUDA {g['cuda']}, cuDNN {g['cudnn']}",
         "",
     ]
+    for name in doc["sections_run"]:
+        if "error" in doc[name]:
+            lines += [f"## {name}: FAILED", "", f"`{doc[name]['error']}`", ""]
+    doc = {k: v for k, v in doc.items() if not (isinstance(v, dict) and "error" in v)}
     if "correctness" in doc:
         c = doc["correctness"]
         lines += [f"## Correctness against the CPU: {'ok' if c['ok'] else 'MISMATCH'}", ""]

@@ -125,3 +125,12 @@ def test_the_device_table_never_uses_a_tiny_cpu_result(result: dict[str, Any]) -
     doc, why = read_gpu_check(result["_path"])
     assert doc is None and "tiny run on cpu" in why
     assert choose("cuda", gpu_name="any", result_path=result["_path"]).source == "unmeasured"
+
+
+def test_a_failing_section_is_recorded_and_the_others_kept(tmp_path: Path) -> None:
+    out = tmp_path / "gpu_check.json"
+    argv = ["--device", "cpu", "--budget", "tiny", "--sections", "training", "--out", str(out)]
+    assert gpu_check.main([*argv, "--data-dir", str(tmp_path / "no-data")]) == 1
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert "no-data" in doc["training"]["error"] and doc["seconds"]["training"] >= 0
+    assert "## training: FAILED" in out.with_suffix(".md").read_text(encoding="utf-8")
