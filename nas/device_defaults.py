@@ -160,7 +160,10 @@ def _from_measurement(base: Execution, result: dict[str, Any], gpu: str) -> Exec
     rows = [
         r
         for r in result.get("speed", {}).get("rows", [])
-        if r.get("model") == model and r.get("precision") == base.precision and r.get("impl") in ("plain", "lean")
+        if r.get("model") == model
+        and r.get("precision") == base.precision
+        and r.get("impl") in ("plain", "lean")
+        and isinstance(r.get("images_per_s"), (int, float))  # a variant that failed has an error instead
     ]
     if not rows:
         return _with(

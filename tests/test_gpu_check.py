@@ -127,6 +127,20 @@ def test_the_device_table_never_uses_a_tiny_cpu_result(result: dict[str, Any]) -
     assert choose("cuda", gpu_name="any", result_path=result["_path"]).source == "unmeasured"
 
 
+def test_the_device_table_reads_what_gpu_check_writes(result: dict[str, Any]) -> None:
+    # the same file as if a full CUDA run had written it: the table finds its rows by the keys gpu_check uses
+    doc = {**result, "device_type": "cuda", "budget": "full", "gpu": {"name": "G"}}
+    other = choose("cuda", family="other", precision="fp32", gpu_name="G", result=doc)
+    assert other.source == "gpu_check" and "resnet20 fp32 fastest in" in other.reason
+    measured = [r for r in doc["speed"]["rows"] if r["model"] == "darts_v2" and r["impl"] != "reference"]
+    ok = [r for r in measured if "images_per_s" in r]
+    assert ok
+    prec = ok[0]["precision"]
+    fastest = max((r for r in ok if r["precision"] == prec), key=lambda r: r["images_per_s"])
+    cells = choose("cuda", family="cells", precision=prec, gpu_name="G", result=doc)
+    assert cells.source == "gpu_check" and cells.channels_last == (fastest["format"] == "channels_last")
+
+
 def test_a_failing_section_is_recorded_and_the_others_kept(tmp_path: Path) -> None:
     out = tmp_path / "gpu_check.json"
     argv = ["--device", "cpu", "--budget", "tiny", "--sections", "training", "--out", str(out)]
