@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import statistics
+import sys
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
@@ -337,6 +338,7 @@ def timed_rows(
                 step()
         except Exception as exc:  # reported in the result, never silently dropped
             row["error"] = f"{type(exc).__name__}: {exc}"[:300]
+            print(f"gpu_check: {name} failed: {row['error']}", file=sys.stderr, flush=True)
             continue
 
         def timed(step: Callable[[], None] = step) -> None:

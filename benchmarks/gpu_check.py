@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     write_text(md, markdown(json.loads(out.read_text(encoding="utf-8"))))
     print(f"gpu_check: wrote {out} and {md} in {doc['seconds']['total']:.0f} s")
     failed = [name for name in sections if "error" in doc[name]]
+    if "tune" in doc and "error" not in doc["tune"] and doc["tune"]["exit_status"] != 0:
+        failed.append("tune")
     return 0 if doc.get("correctness", {}).get("ok", True) and not failed else 1
 
 
