@@ -61,6 +61,7 @@ __all__ = [
     "make_op",
     "parse_memory_format",
     "shareable_key",
+    "use_lean_kernels",
     "use_plain_layers",
 ]
 
@@ -118,6 +119,18 @@ def use_plain_layers(module: nn.Module) -> nn.Module:
     for m in module.modules():
         if isinstance(m, (SepConv, DilConv)):
             m.lean = False
+    return module
+
+
+def use_lean_kernels(module: nn.Module, on: bool = True) -> nn.Module:
+    """Switch every :class:`SepConv`/:class:`DilConv` in ``module`` to the lean kernels (``on``) or the plain layers.
+
+    The per-device default comes from :mod:`nas.device_defaults` (the trainer applies it);
+    ``on=False`` is :func:`use_plain_layers`. Returns ``module``.
+    """
+    for m in module.modules():
+        if isinstance(m, (SepConv, DilConv)):
+            m.lean = bool(on)
     return module
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 from nas.errors import NasError
 from nas.genotypes.types import DartsGenotype, Genotype, MacroGenotype, NB201Genotype
+from nas.ops import DilConv, SepConv, use_lean_kernels
 
 #: Options each genotype kind accepts, so a typo in a config is reported, not ignored.
 BUILD_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -51,3 +53,36 @@ def build(genotype: Genotype, num_classes: int = 10, **options: Any) -> nn.Modul
     from nas.networks.macro_network import MacroNetwork
 
     return MacroNetwork(genotype, num_classes=num_classes, **options)
+
+
+def network_family(model: nn.Module) -> str:
+    """``cells`` for a network built of :mod:`nas.ops` cells (DARTS, NAS-Bench-201), else ``other``.
+
+    The per-device defaults of :mod:`nas.device_defaults` differ between the two: the cell
+    networks' lean kernels and channels-last were tuned on their own benchmarks.
+    """
+    for m in model.modules():
+        if isinstance(m, (SepConv, DilConv)) or callable(getattr(m, "set_memory_format", None)):
+            return "cells"
+    return "other"
+
+
+def set_execution(model: nn.Module, *, lean_kernels: bool, channels_last: bool) -> nn.Module:
+    """Run ``model`` with the lean kernels on or off and in channels-last or NCHW. Returns ``model``.
+
+    Networks that convert their own input (``set_memory_format``) are switched with it, so
+    their forward does not convert a batch back to the other layout; other modules are
+    converted to channels-last when asked and otherwise left as they are. ``lean_kernels=True``
+    switches nothing on: operations are built lean, and one set to plain layers on purpose
+    (:func:`nas.ops.use_plain_layers`, for double backward) stays plain.
+    """
+    if not lean_kernels:
+        use_lean_kernels(model, False)
+    name = "channels_last" if channels_last else "contiguous"
+    for m in model.modules():
+        setter = getattr(m, "set_memory_format", None)
+        if callable(setter):
+            setter(name)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    return model

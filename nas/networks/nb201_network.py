@@ -158,6 +158,17 @@ class NB201Network(nn.Module):
         self.classifier = nn.Linear(C_prev, num_classes)
         self.to(memory_format=self._memory_format)
 
+    @property
+    def memory_format(self) -> str:
+        """``channels_last`` or ``contiguous``: the layout the network runs in."""
+        return "channels_last" if self._memory_format is torch.channels_last else "contiguous"
+
+    def set_memory_format(self, memory_format: str) -> None:
+        """Run in ``memory_format`` from now on (weights converted; the per-device default is
+        :mod:`nas.device_defaults`')."""
+        self._memory_format = parse_memory_format(memory_format)
+        self.to(memory_format=self._memory_format)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x.contiguous(memory_format=self._memory_format))
         for cell in self.cells:

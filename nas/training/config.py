@@ -22,7 +22,17 @@ from nas.config_io import Seed
 #: ``amp`` and ``cpu_bf16`` are among them: like ``device``, precision is how a run executes (an
 #: ``auto`` run is float16 on a GPU and float32 on a CPU), so a run may be resumed elsewhere.
 EXECUTION_FIELDS: frozenset[str] = frozenset(
-    {"device", "compile", "channels_last", "eval_batch_size", "log_interval", "tensorboard", "amp", "cpu_bf16"}
+    {
+        "device",
+        "compile",
+        "channels_last",
+        "lean_kernels",
+        "eval_batch_size",
+        "log_interval",
+        "tensorboard",
+        "amp",
+        "cpu_bf16",
+    }
 )
 
 #: ``amp`` values: ``auto`` is fp16 + GradScaler on CUDA and off elsewhere (bf16 on the CPU with
@@ -85,7 +95,12 @@ class TrainConfig(BaseModel):
         " true/false mean auto/off",
     )
     cpu_bf16: bool = Field(False, description="with amp: auto, bfloat16 autocast on CPU")
-    channels_last: bool | None = Field(None, description="None: on for CUDA, off on CPU")
+    channels_last: bool | Literal["auto"] = Field(
+        "auto", description="auto: the per-device table of nas.device_defaults (null means auto)"
+    )
+    lean_kernels: bool | Literal["auto"] = Field(
+        "auto", description="sep/dil convs on the lean kernels of nas.kernels; auto: the per-device table"
+    )
     compile: bool = Field(
         False, description="torch.compile the model (the drop-path ramp costs one recompilation, then is dynamic)"
     )
@@ -112,6 +127,16 @@ class TrainConfig(BaseModel):
             return value.lower()
         if not isinstance(value, str):
             raise ValueError(f"expected one of {', '.join(AMP_MODES)}, got {_show(value)}")
+        return value
+
+    @field_validator("channels_last", "lean_kernels", mode="before")
+    @classmethod
+    def _auto(cls, value: Any) -> Any:
+        # configs written before the device table said null for "the device decides"
+        if value is None or (isinstance(value, str) and value.lower() == "auto"):
+            return "auto"
+        if not isinstance(value, bool):
+            raise ValueError(f"expected true, false or auto, got {_show(value)}")
         return value
 
     @field_validator("device")

@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from nas.device_defaults import Execution, precision_of, resolve
+from nas.networks import network_family, set_execution
 from nas.runs.device import resolve_device
 from nas.training.config import TrainConfig
 
@@ -144,6 +146,18 @@ def precision(amp: str, device: torch.device, cpu_bf16: bool = False) -> tuple[t
     return None, False
 
 
+def execution_for(config: TrainConfig, device: torch.device, model: nn.Module) -> Execution:
+    """Lean kernels and channels-last for ``model`` on ``device``: the config's, or the device table's for ``auto``."""
+    dtype, _ = precision(config.amp, device, config.cpu_bf16)
+    return resolve(
+        config.lean_kernels,
+        config.channels_last,
+        device.type,
+        family="cells" if network_family(model) == "cells" else "other",
+        precision=precision_of(dtype),
+    )
+
+
 def precision_name(dtype: torch.dtype | None) -> str:
     """``fp16``, ``bf16`` or ``off``: what a run actually used (``config.json``'s environment)."""
     return {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(dtype, "off") if dtype is not None else "off"
@@ -186,16 +200,17 @@ class Engine:
     scaler: torch.amp.GradScaler | None = field(init=False)
     criterion: nn.Module = field(init=False)
     channels_last: bool = field(init=False)
+    execution: Execution = field(init=False)
     autocast_dtype: torch.dtype | None = field(init=False)
 
     def __post_init__(self) -> None:
         cfg = self.config
         self.device = resolve_device(cfg.device)
-        cuda = self.device.type == "cuda"
-        self.channels_last = cfg.channels_last if cfg.channels_last is not None else cuda
+        self.autocast_dtype, scaled = precision(cfg.amp, self.device, cfg.cpu_bf16)
+        self.execution = execution_for(cfg, self.device, self.model)
+        self.channels_last = self.execution.channels_last
         self.model.to(self.device)
-        if self.channels_last:
-            self.model.to(memory_format=torch.channels_last)
+        set_execution(self.model, lean_kernels=self.execution.lean_kernels, channels_last=self.channels_last)
         self.module = torch.compile(self.model) if cfg.compile else self.model
         self.optimizer = make_optimizer(self.model, cfg)
         per_epoch = self.steps_per_epoch if cfg.schedule_unit == "step" else 1
@@ -206,7 +221,6 @@ class Engine:
             lr=cfg.lr,
             lr_min=cfg.lr_min,
         )
-        self.autocast_dtype, scaled = precision(cfg.amp, self.device, cfg.cpu_bf16)
         self.scaler = torch.amp.GradScaler(self.device.type) if scaled else None
         self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
 

@@ -30,7 +30,7 @@ from nas.runs.atomic import read_json, write_json
 from nas.runs.device import resolve_device
 from nas.runs.rundir import RunStatus, check_run_dir, previous_name
 from nas.training.config import EXECUTION_FIELDS, TrainConfig
-from nas.training.loop import precision, precision_name
+from nas.training.loop import execution_for, precision, precision_name
 from nas.training.result import RESULT_FILE
 from nas.training.splits import Splits
 
@@ -51,6 +51,7 @@ def config_document(
 ) -> dict[str, Any]:
     """The resolved config written to ``config.json`` (and compared when a run is resumed)."""
     device = resolve_device(config.device)
+    execution = execution_for(config, device, model)
     if model_spec is None:
         model_spec = {"source": "module", "class": f"{type(model).__module__}.{type(model).__qualname__}"}
     return {
@@ -72,7 +73,10 @@ def config_document(
             "torch": torch.__version__,
             "python": platform.python_version(),
             "device": str(device),
-            "channels_last": config.channels_last if config.channels_last is not None else device.type == "cuda",
+            "channels_last": execution.channels_last,
+            "lean_kernels": execution.lean_kernels,
+            # why: the per-device table of nas.device_defaults, or the config
+            "execution": execution.to_dict(),
             "amp": precision_name(precision(config.amp, device, config.cpu_bf16)[0]),
             "threads": torch.get_num_threads(),
             # the GPUs a scheduler (Ray) gave this process; the device above says what was used

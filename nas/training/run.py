@@ -135,6 +135,7 @@ def train(
         seed_everything(config.seed)
 
     engine = Engine(model, config, steps_per_epoch=steps_per_epoch(len(splits.train), config.batch_size))
+    _warn(engine.execution.describe())  # once per run: how it executes and why
     loader_options = {"device": engine.device, "channels_last": engine.channels_last}
     train_loader = make_loader(data, config, "train", splits.train, **loader_options)
     val_loader = None if splits.val is None else make_loader(data, config, "val", splits.val, **loader_options)
