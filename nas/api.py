@@ -1,6 +1,7 @@
-"""The Python API for notebooks: the same code paths as the command line, as four functions.
+"""The Python API for notebooks: the same code paths as the command line, as five functions.
 
     import nas
+    cell = nas.genotype("DARTS_V2")                               # nas show / nas convert
     model = nas.build("DARTS_V2", channels=16, layers=8)          # nas show / nas train --genotype
     result = nas.search("experiments/quickstart.yaml", out="runs/q") # nas search
     run = nas.train("resnet20", recipe="quick", out="runs/r20")     # nas train

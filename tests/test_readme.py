@@ -21,6 +21,26 @@ def _api_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", body, flags=re.S)
 
 
+def test_readme_is_a_guide_not_a_results_log() -> None:
+    # Results live in docs/results.md; the README keeps one headline table that links there.
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    assert len(text.encode("utf-8")) <= 10 * 1024
+    assert "(docs/results.md)" in text
+    assert text.count("\n## Results") == 1 and "\n### " not in text
+    for section in ("## Two commands", "## Python API", "## Extending"):
+        assert f"\n{section}\n" in text, section
+    assert "make demo" in text and "make test" in text
+
+
+def test_readme_links_point_to_files() -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text)
+    local = [link for link in links if "://" not in link]
+    assert local, "README.md links to no documentation page"
+    missing = [link for link in local if not (REPO / link).exists()]
+    assert not missing, f"README.md links to missing files: {missing}"
+
+
 def test_readme_has_api_examples() -> None:
     blocks = _api_blocks()
     assert blocks and all(f"nas.{name}(" in "".join(blocks) for name in ("genotype", "build", "train", "load_run"))
