@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -112,14 +114,17 @@ def test_the_installed_wheel_trains_searches_and_shows(installed: tuple[Path, di
     assert json.loads((work / "search" / "genotype.json").read_text())["kind"] == "darts"
 
 
-def _ray_env(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    """The environment of a search on an embedded Ray instance: quiet, its files in a short temp dir."""
-    ray_tmp = Path("/tmp") / f"nas-wheel-{os.getpid()}-{tmp_path.name[-12:]}"
-    ray_tmp.mkdir(parents=True, exist_ok=True)
-    return {**env, "RAY_TMPDIR": str(ray_tmp), "RAY_DEDUP_LOGS": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
+@pytest.fixture
+def ray_env(installed: tuple[Path, dict[str, str]]) -> Iterator[dict[str, str]]:
+    """The environment of a search on an embedded Ray instance: its files in a short temp dir (socket paths)."""
+    ray_tmp = Path(tempfile.mkdtemp(prefix="nas-wheel-", dir="/tmp"))
+    yield {**installed[1], "RAY_TMPDIR": str(ray_tmp), "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
+    shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
-def test_the_installed_wheel_ships_the_search_configs(installed: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+def test_the_installed_wheel_ships_the_search_configs(
+    installed: tuple[Path, dict[str, str]], ray_env: dict[str, str], tmp_path: Path
+) -> None:
     """``nas search --list`` and ``--config NAME`` find the configs inside the wheel: a zero-shot search by name."""
     venv, env = installed
     work = tmp_path / "elsewhere"
@@ -136,14 +141,14 @@ def test_the_installed_wheel_ships_the_search_configs(installed: tuple[Path, dic
     tiny = ["num_trials=3", "workers=1", "num_cpus=1", "trial.proxy_batch_size=16", f"trial.recipe={recipe}"]
     tiny += ["trial.build_options.channels=4", "trial.build_options.cells_per_stage=1", f"data_dir={data}"]
     argv: list[str | Path] = [nas, "search", "--config", "zero_shot_nb201", "--out", work / "zs", "--no-progress"]
-    _run([*argv, *(a for t in tiny for a in ("--set", t))], work, _ray_env(env, tmp_path))
+    _run([*argv, *(a for t in tiny for a in ("--set", t))], work, ray_env)
     board = json.loads((work / "zs" / "leaderboard.json").read_text())
     assert len(board) == 3 and {r["proxy"] for r in board} == {"synflow"}
     assert json.loads((work / "zs" / "genotype.json").read_text())["kind"] == "nb201"
 
 
 def test_the_installed_wheel_runs_proxy_assisted_evolution(
-    installed: tuple[Path, dict[str, str]], tmp_path: Path, nb201_csv: Path
+    installed: tuple[Path, dict[str, str]], ray_env: dict[str, str], tmp_path: Path, nb201_csv: Path
 ) -> None:
     """The proxy-assisted controller by its shipped config: the proxy table is an option outside the repository."""
     venv, env = installed
@@ -161,6 +166,6 @@ def test_the_installed_wheel_runs_proxy_assisted_evolution(
 
     scores = REPO / "benchmarks" / "results" / "nb201_synflow_scores.csv"
     argv += ["--set", f"options.proxy_evolution.scores={scores}", "--out", work / "pe"]
-    _run(argv, work, _ray_env(env, tmp_path))
+    _run(argv, work, ray_env)
     result = json.loads((work / "pe" / "nb201_result.json").read_text())
     assert result["controller"] == "proxy_evolution" and result["queries"] >= 5 and 0 < result["test"] <= 100
