@@ -55,7 +55,8 @@ def test_the_config_is_shipped_and_listed(capsys: pytest.CaptureFixture) -> None
     lines = capsys.readouterr().out.splitlines()
     names = [line.split()[0] for line in lines]
     assert "proxy_evolution_nb201" in names and "zero_shot_nb201" in names and "quickstart" in names
-    assert all(len(line.split(maxsplit=1)) == 2 for line in lines)  # every config has its one-line description
+    descriptions = [line.split(maxsplit=1)[1] for line in lines]  # every config has its one-line description
+    assert all(d.endswith(".") for d in descriptions), descriptions  # a sentence, not the start of a paragraph
     assert "quick" not in names  # training recipes are not search configs
     path = find_config("proxy_evolution_nb201")
     assert path.parent.name == "search_configs"
