@@ -42,10 +42,11 @@ def find_config(spec: str | Path) -> Path:
     path = Path(text).expanduser()
     if path.is_file():
         return path
-    if not text.endswith((".yaml", ".yml")) and "/" not in text:
-        for suffix in (".yaml", ".yml"):
-            candidate = CONFIGS_DIR / f"{text}{suffix}"
-            if candidate.is_file():
-                return candidate
+    if text.endswith((".yaml", ".yml")) or "/" in text:
+        return path  # a path: reading it says whether it exists (``missing.yaml: config file not found``)
+    for suffix in (".yaml", ".yml"):
+        candidate = CONFIGS_DIR / f"{text}{suffix}"
+        if candidate.is_file():
+            return candidate
     known = ", ".join(list_configs()) or "none"
     raise NasError(f"--config {text!r}: not found (shipped configs: {known}; or give the path of a .yaml file)")
