@@ -208,7 +208,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, default=500, help="number of seeds per row (seed-start .. seed-start+N-1)")
     p.add_argument("--seed-start", type=int, default=0)
-    p.add_argument("--controllers", default=",".join(list_controllers()))
+    p.add_argument("--controllers", default=",".join(n for n in list_controllers() if n in PAPER_OPTIONS))
     p.add_argument("--settings", default=",".join(SETTINGS), help=f"rows per controller, any of {', '.join(SETTINGS)}")
     p.add_argument("--config", default=str(REPO / "experiments" / "nb201_controllers.yaml"), help="tuned options")
     p.add_argument("--table", default=None, help="nb201.csv (default: found like nas.nb201_table.find_table)")

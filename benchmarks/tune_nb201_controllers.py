@@ -34,7 +34,7 @@ from typing import Any
 from bench_nb201_controllers import REPO, Job, provenance, run_jobs
 
 from nas.controllers import list_controllers
-from nas.nb201_protocol import BUDGET_S
+from nas.nb201_protocol import BUDGET_S, PAPER_OPTIONS
 from nas.nb201_table import find_table
 
 #: Columns a tuning objective may use (validation figures only).
@@ -93,7 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"seeds for the slow controllers ({', '.join(SLOW)}): the first N of the tuning seeds",
     )
     p.add_argument("--seed-start", type=int, default=10_000)
-    p.add_argument("--controllers", default=",".join(list_controllers()))
+    p.add_argument("--controllers", default=",".join(n for n in list_controllers() if n in PAPER_OPTIONS))
     p.add_argument("--objective", default="c10_valid", choices=VALIDATION_COLUMNS)
     p.add_argument("--table", default=None)
     p.add_argument("--budget", type=float, default=BUDGET_S)

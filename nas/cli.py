@@ -8,35 +8,43 @@ and exit status 2, so users never see a traceback for their own mistakes.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from nas.errors import NasError
+from nas.registry import Registry
 
 #: Every command: the module that registers it and the one line ``nas --help`` lists it with, in
 #: that order. ``nas CMD`` imports only CMD's module: the others' imports (torch above all, ~2 s)
 #: would otherwise dominate the start-up of every command; ``nas --help``, no command or an
 #: unknown one import none of them.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "spaces": ("nas.commands.genotypes", "list the search spaces with their sizes and decisions"),
-    "show": ("nas.commands.genotypes", "describe a genotype: cells, parameters, FLOPs"),
-    "convert": ("nas.commands.genotypes", "convert a genotype between formats"),
-    "sample": ("nas.commands.genotypes", "sample genotypes of a search space as JSON lines"),
-    "models": ("nas.commands.models", "list the model zoo with parameters and multiply-adds on 3x32x32"),
-    "train": ("nas.commands.train", "train a zoo model or a genotype's network with a recipe (resumable)"),
-    "evaluate": ("nas.commands.train", "test accuracy of trained run directories (flip TTA, ensembles)"),
-    "search": ("nas.commands.search", "run (or resume) an architecture search from a YAML config"),
-    "export": ("nas.commands.export", "write the genotype a search found, or a trained model as ONNX or TorchScript"),
-    "report": (
+_TABLE: tuple[tuple[str, str, str], ...] = (
+    ("spaces", "nas.commands.genotypes", "list the search spaces with their sizes and decisions"),
+    ("show", "nas.commands.genotypes", "describe a genotype: cells, parameters, FLOPs"),
+    ("convert", "nas.commands.genotypes", "convert a genotype between formats"),
+    ("sample", "nas.commands.genotypes", "sample genotypes of a search space as JSON lines"),
+    ("models", "nas.commands.models", "list the model zoo with parameters and multiply-adds on 3x32x32"),
+    ("train", "nas.commands.train", "train a zoo model or a genotype's network with a recipe (resumable)"),
+    ("evaluate", "nas.commands.train", "test accuracy of trained run directories (flip TTA, ensembles)"),
+    ("search", "nas.commands.search", "run (or resume) an architecture search from a YAML config"),
+    ("export", "nas.commands.export", "write the genotype a search found, or a trained model as ONNX or TorchScript"),
+    (
+        "report",
         "nas.commands.report",
         "HTML + Markdown report of run directories (training, DARTS search, trial search)",
     ),
-    "cam": ("nas.commands.report", "class activation maps of a trained run on test images"),
-    "nb201": ("nas.commands.nb201", "NAS-Bench-201 table: build it from the official benchmark files"),
-    "score": ("nas.commands.score", "zero-cost scores (naswot, synflow, ..., params, flops) of untrained networks"),
-}
+    ("cam", "nas.commands.report", "class activation maps of a trained run on test images"),
+    ("nb201", "nas.commands.nb201", "NAS-Bench-201 table: build it from the official benchmark files"),
+    ("score", "nas.commands.score", "zero-cost scores (naswot, synflow, ..., params, flops) of untrained networks"),
+)
+
+#: Command -> its module's ``register(subparsers)``, a lazy entry imported only when that command runs.
+REGISTRY: Registry[Callable[[Any], None]] = Registry("command", "command")
+for _name, _module, _line in _TABLE:
+    REGISTRY.register(_name, f"{_module}:register")
+#: Command -> ``(module, help line)``: the same table, for listings and tests.
+COMMANDS: dict[str, tuple[str, str]] = {name: (module, line) for name, module, line in _TABLE}
 
 
 class _Subcommands:
@@ -62,7 +70,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     if command in COMMANDS:
-        importlib.import_module(COMMANDS[command][0]).register(_Subcommands(sub))
+        REGISTRY.get(command)(_Subcommands(sub))
     else:  # nas --help, nas, nas TYPO: the list of commands, parsed no further
         for name, (_module, line) in COMMANDS.items():
             sub.add_parser(name, help=line)

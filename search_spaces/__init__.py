@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 
 from nas.errors import NasError
+from nas.registry import Registry, normalize
 from search_spaces.base import Decision, MacroSettings, SearchSpace
 from search_spaces.darts import DartsSpace
 from search_spaces.densenet import DenseNetSpace
@@ -19,10 +20,12 @@ from search_spaces.nb201 import NB201Space
 from search_spaces.resnet import ResNetSpace
 from search_spaces.vgg import VGGSpace
 
-#: Registry name -> space class (each constructible without arguments).
-SPACES: dict[str, type[SearchSpace]] = {
-    cls.name: cls for cls in (DartsSpace, NB201Space, VGGSpace, InceptionSpace, ResNetSpace, DenseNetSpace, HybridSpace)
-}
+#: Every space by name (each class constructible without arguments); the one place a new space is added.
+REGISTRY: Registry[type[SearchSpace]] = Registry("space", "search space")
+for _cls in (DartsSpace, NB201Space, VGGSpace, InceptionSpace, ResNetSpace, DenseNetSpace, HybridSpace):
+    REGISTRY.register(_cls.name, _cls)
+#: Registry name -> space class (a view of :data:`REGISTRY`).
+SPACES: dict[str, type[SearchSpace]] = {name: REGISTRY.get(name) for name in REGISTRY}
 
 
 def list_spaces() -> list[str]:
@@ -31,18 +34,19 @@ def list_spaces() -> list[str]:
 
 
 def get_space(name: str) -> SearchSpace:
-    """A new instance of the space called ``name`` (case and surrounding spaces ignored)."""
+    """A new instance of the space called ``name`` (spelled as :func:`nas.registry.normalize` allows)."""
     if not isinstance(name, str):
         raise NasError(f"search space: expected a name ({', '.join(list_spaces())}), got {name!r}")
-    key = name.strip().lower()
-    if key in SPACES:
-        return SPACES[key]()
+    if name in REGISTRY:
+        return REGISTRY.get(name)()
+    key = normalize(name)
     nearest = difflib.get_close_matches(key, list_spaces(), n=1, cutoff=0.0)
     hint = f"; nearest: {nearest[0]!r}" if nearest else ""
     raise NasError(f"search space {name!r} is unknown (known: {', '.join(list_spaces())}){hint}")
 
 
 __all__ = [
+    "REGISTRY",
     "SPACES",
     "Decision",
     "DartsSpace",

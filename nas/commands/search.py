@@ -11,8 +11,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from nas import search_configs
 from nas.commands import Subcommands
 from nas.config_io import apply_overrides, parse_override, parse_seeds, read_yaml
+from nas.errors import NasError
 from nas.search_jobs import registry, runner
 from nas.search_jobs.storage import mask_password
 
@@ -24,9 +26,9 @@ def register(sub: Subcommands) -> None:
     )
     p.add_argument(
         "--config",
-        required=True,
-        help=f"the search config (e.g. experiments/quickstart.yaml); its `controller`: {', '.join(registry.names())}",
+        help=f"a shipped config by name (see --list) or a YAML file; its `controller`: {', '.join(registry.names())}",
     )
+    p.add_argument("--list", action="store_true", help="list the shipped search configs, one line each, and exit")
     p.add_argument(
         "--set",
         dest="overrides",
@@ -75,7 +77,13 @@ def overrides_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[
 
 
 def search_command(args: argparse.Namespace) -> int:
-    config_path = Path(args.config)
+    if args.list:
+        for name in search_configs.list_configs():
+            print(f"{name:34s} {search_configs.describe(search_configs.find_config(name))}")
+        return 0
+    if not args.config:
+        raise NasError("--config: expected the name of a shipped config (see `nas search --list`) or a YAML file")
+    config_path = search_configs.find_config(args.config)
     overrides, flags = overrides_from_args(args)
     raw = apply_overrides(read_yaml(config_path), overrides)
     out = Path(args.out) if args.out else Path("runs") / config_path.stem

@@ -14,8 +14,8 @@ Traceback (most recent call last):
 nas.errors.NasError: evolution: unknown option 'pop' (known: population_size, sample_size, ...)
 
 An unknown name or option is a one-line :class:`NasError` that lists what is known.
-:class:`OptionsByController` is the ``options`` section of a search config: one field per controller
-(aliases accepted as keys), each that controller's ``Options``.
+:data:`OptionsByController` is the ``options`` section of a search config: one field per controller
+of :data:`REGISTRY` (aliases accepted as keys), each that controller's ``Options``.
 """
 
 from __future__ import annotations
@@ -23,48 +23,41 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from nas.controllers.base import Controller, ControllerOptions
 from nas.controllers.evolution import RegularizedEvolution
 from nas.controllers.lstm_controller import LSTMController
 from nas.controllers.optuna_controller import OptunaController
+from nas.controllers.proxy_evolution import ProxyAssistedEvolution
 from nas.controllers.random_search import RandomSearch
 from nas.controllers.reinforce import Reinforce
-from nas.errors import NasError
+from nas.registry import Registry
 from search_spaces.base import SearchSpace
 
-#: Registry name -> controller class.
-CONTROLLERS: dict[str, type[Controller]] = {
-    cls.name: cls for cls in (RandomSearch, RegularizedEvolution, Reinforce, LSTMController, OptunaController)
-}
-#: Other spellings users type.
-ALIASES: dict[str, str] = {
-    "random_search": "random",
-    "regularized_evolution": "evolution",
-    "rea": "evolution",
-    "lstm_controller": "lstm",
-    "enas": "lstm",
-    "tpe": "optuna",
-}
+#: The controllers of ``nas search`` (and their other spellings): the one place a new controller is added.
+REGISTRY: Registry[type[Controller]] = Registry("controller", "controller")
+REGISTRY.register(RandomSearch.name, RandomSearch, aliases=("random_search",))
+REGISTRY.register(RegularizedEvolution.name, RegularizedEvolution, aliases=("regularized_evolution", "rea"))
+REGISTRY.register(Reinforce.name, Reinforce)
+REGISTRY.register(LSTMController.name, LSTMController, aliases=("lstm_controller", "enas"))
+REGISTRY.register(OptunaController.name, OptunaController, aliases=("tpe",))
+REGISTRY.register(ProxyAssistedEvolution.name, ProxyAssistedEvolution, aliases=("proxy_assisted_evolution",))
+
+#: Registry name -> controller class (a view of :data:`REGISTRY`).
+CONTROLLERS: dict[str, type[Controller]] = {name: REGISTRY.get(name) for name in REGISTRY}
+#: Other spellings users type -> registry name (a view of :data:`REGISTRY`).
+ALIASES: dict[str, str] = REGISTRY.aliases()
 
 
 def list_controllers() -> list[str]:
     """The registered controller names, in a stable order."""
-    return list(CONTROLLERS)
-
-
-def _key(name: Any) -> str:
-    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else ""
-    return ALIASES.get(key, key)
+    return REGISTRY.names()
 
 
 def controller_class(name: Any) -> type[Controller]:
-    """The class of controller ``name`` (case-insensitive; aliases accepted)."""
-    key = _key(name)
-    if key not in CONTROLLERS:
-        raise NasError(f"controller: unknown controller {name!r} (known: {', '.join(CONTROLLERS)})")
-    return CONTROLLERS[key]
+    """The class of controller ``name`` (case-insensitive, ``-`` or ``_``; aliases accepted)."""
+    return REGISTRY.get(name)
 
 
 def controller_options(name: str) -> list[str]:
@@ -84,21 +77,10 @@ def create_controller(
     return controller_class(name)(space, seed=seed, options=options, **fields)
 
 
-class OptionsByController(BaseModel):
-    """A config's ``options`` section: one field per controller, each that controller's ``Options``.
-
-    Every field defaults to its controller's defaults; an alias may stand for a name
-    (``options.rea`` is ``options.evolution``). A test checks that the fields are the
-    registry's names.
-    """
+class _OptionsSection(BaseModel):
+    """What :data:`OptionsByController` adds to its generated fields: aliases as keys, and ``of``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    random: RandomSearch.Options = Field(default_factory=RandomSearch.Options)
-    evolution: RegularizedEvolution.Options = Field(default_factory=RegularizedEvolution.Options)
-    reinforce: Reinforce.Options = Field(default_factory=Reinforce.Options)
-    lstm: LSTMController.Options = Field(default_factory=LSTMController.Options)
-    optuna: OptunaController.Options = Field(default_factory=OptunaController.Options)
 
     @model_validator(mode="before")
     @classmethod
@@ -109,8 +91,7 @@ class OptionsByController(BaseModel):
         out: dict[Any, Any] = {}
         given: dict[Any, Any] = {}
         for key, value in data.items():
-            name = _key(key)
-            name = name if name in CONTROLLERS else key
+            name = REGISTRY.canonical(key) if key in REGISTRY else key
             if name in out:
                 raise ValueError(f"expected each controller's options once, got both {given[name]!r} and {key!r}")
             out[name], given[name] = value, key
@@ -122,6 +103,17 @@ class OptionsByController(BaseModel):
         return options
 
 
+#: A config's ``options`` section: one field per registered controller (built from :data:`REGISTRY`, so a
+#: new controller needs no change here), each that controller's ``Options`` with its defaults; an alias
+#: may stand for a name (``options.rea`` is ``options.evolution``).
+OptionsByController: type[_OptionsSection] = create_model(  # type: ignore[call-overload]
+    "OptionsByController",
+    __base__=_OptionsSection,
+    __module__=__name__,
+    **{name: (cls.Options, Field(default_factory=cls.Options)) for name, cls in CONTROLLERS.items()},
+)
+
+
 __all__ = [
     "ALIASES",
     "CONTROLLERS",
@@ -130,6 +122,8 @@ __all__ = [
     "ControllerOptions",
     "LSTMController",
     "OptunaController",
+    "ProxyAssistedEvolution",
+    "REGISTRY",
     "RandomSearch",
     "RegularizedEvolution",
     "Reinforce",

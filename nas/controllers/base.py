@@ -91,6 +91,13 @@ class ControllerOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
+    def check_resources(self) -> None:
+        """Fail fast, before a search starts, when a file the options need is missing (a one-line NasError).
+
+        Not a validator: every controller's options are built with their defaults in every config,
+        and a missing file only matters to the controller that runs.
+        """
+
 
 class Controller(ABC):
     """Proposes genotypes of ``space`` and learns from ``observe``d scores (higher is better)."""

@@ -15,7 +15,9 @@ SamsungLabs/zero-cost-nas) use the score twice in aging evolution:
   K > 0 takes K random mutations instead (duplicates possible).
 
 The scores come from a CSV file (``scores``: columns ``arch`` = NB201 string and
-``score``, higher is better; ``benchmarks/build_proxy_table.py`` writes it, resumably):
+``score``, higher is better; ``benchmarks/build_proxy_table.py`` writes it, resumably;
+unset: the repository's committed synflow table, :data:`REPO_SCORES`, which a wheel
+install does not have, so there the option is required):
 the controller never builds a network. It needs the ``nb201`` space, and every cell it
 looks at must be in the file (a missing cell is a one-line error naming the file).
 Everything else (tournament, ageing, state) is :class:`RegularizedEvolution`.
@@ -38,6 +40,19 @@ from nas.errors import NasError
 from nas.genotypes.codec import to_nb201_string
 
 _SCORES: dict[tuple[str, float], dict[str, float]] = {}
+
+#: The synflow table committed in the repository (seed 0, batch 64; 15,625 cells): the default ``scores``.
+REPO_SCORES = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "nb201_synflow_scores.csv"
+
+
+def default_scores() -> Path:
+    """:data:`REPO_SCORES` when running from the repository; a one-line error naming the option otherwise."""
+    if not REPO_SCORES.is_file():
+        raise NasError(
+            "options.proxy_evolution.scores: expected the path of a proxy table CSV (columns arch, score; "
+            "benchmarks/build_proxy_table.py writes one); the repository's default table is not installed"
+        )
+    return REPO_SCORES
 
 
 def load_scores(path: str | os.PathLike[str]) -> dict[str, float]:
@@ -72,11 +87,14 @@ class ProxyAssistedEvolution(RegularizedEvolution):
     class Options(RegularizedEvolution.Options):
         """The evolution's options, the score file, and how the score is used."""
 
-        scores: str
+        scores: str | None = None  # None: the repository's synflow table (REPO_SCORES)
         warmup_samples: NonNegInt = 0
         move_proposal: bool = True
         move_candidates: NonNegInt = 0
         move_random_prob: float = Field(0.25, ge=0.0, le=1.0)
+
+        def check_resources(self) -> None:
+            load_scores(self.scores if self.scores is not None else default_scores())
 
     options: Options
 
@@ -84,14 +102,15 @@ class ProxyAssistedEvolution(RegularizedEvolution):
         super()._setup()
         if self.space.name != "nb201":
             raise NasError(f"{self.name}: the proxy table holds NAS-Bench-201 cells; got space {self.space.name!r}")
-        self.scores = load_scores(self.options.scores)
+        self.scores_path = Path(self.options.scores) if self.options.scores is not None else default_scores()
+        self.scores = load_scores(self.scores_path)
         self.warmup: list[list[int]] = self._warmup_cells() if self.options.warmup_samples else []
 
     def score_of(self, values: list[int]) -> float:
         """The proxy score of a decision vector (free: a lookup)."""
         arch = to_nb201_string(self.space.from_decisions(values))  # type: ignore[arg-type]
         if arch not in self.scores:
-            raise NasError(f"scores: {self.options.scores} has no score for {arch}")
+            raise NasError(f"scores: {self.scores_path} has no score for {arch}")
         return self.scores[arch]
 
     def _warmup_cells(self) -> list[list[int]]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nas.errors import NasError
+from nas.registry import Registry, normalize
 
 if TYPE_CHECKING:
     from nas.proxies.context import ScoringContext
@@ -48,7 +49,8 @@ class Proxy:
     shares: frozenset[str] = frozenset()  # products of the shared training pass it reads
 
 
-_PROXIES: dict[str, Proxy] = {}
+#: Every score by name (filled by the modules of :data:`PROXY_MODULES` on first use).
+REGISTRY: Registry[Proxy] = Registry("proxy", "proxy")
 _loaded = False
 
 
@@ -62,9 +64,11 @@ def register_proxy(
     """
 
     def decorator(fn: ProxyFn) -> ProxyFn:
-        if name in _PROXIES and _PROXIES[name].fn is not fn:
-            raise ValueError(f"proxy {name!r} is already registered")
-        _PROXIES[name] = Proxy(name, fn, summary, reference, uses_data, frozenset(shares))
+        if name in REGISTRY:
+            if REGISTRY.get(name).fn is not fn:
+                raise ValueError(f"proxy {name!r} is already registered")
+            return fn
+        REGISTRY.register(name, Proxy(name, fn, summary, reference, uses_data, frozenset(shares)))
         return fn
 
     return decorator
@@ -82,16 +86,16 @@ def proxy_names() -> list[str]:
     """Every registered score, in table order."""
     _load()
     order = {m.rsplit(".", 1)[1]: i for i, m in enumerate(PROXY_MODULES)}
-    return sorted(_PROXIES, key=lambda n: (order.get(n, len(order)), n))
+    return sorted(REGISTRY.names(), key=lambda n: (order.get(n, len(order)), n))
 
 
 def get_proxy(name: str) -> Proxy:
     """The proxy called ``name``; an unknown name is a one-line error naming the known ones."""
     _load()
-    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else name
-    if isinstance(key, str) and key in _PROXIES:
-        return _PROXIES[key]
-    close = difflib.get_close_matches(str(key), list(_PROXIES), n=1, cutoff=0.6)
+    if name in REGISTRY:
+        return REGISTRY.get(name)
+    key = normalize(name) if isinstance(name, str) else str(name)
+    close = difflib.get_close_matches(key, REGISTRY.names(), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]}?" if close else ""
     raise NasError(f"proxy: unknown name {name!r}{hint} (known: {', '.join(proxy_names())})")
 
@@ -99,7 +103,7 @@ def get_proxy(name: str) -> Proxy:
 def resolve_proxies(names: str | Iterable[str] | None) -> list[Proxy]:
     """Proxies from a list of names or comma-separated text (``None``: all of them), without repeats."""
     if names is None:
-        return [_PROXIES[n] for n in proxy_names()]
+        return [REGISTRY.get(n) for n in proxy_names()]
     items = names.split(",") if isinstance(names, str) else list(names)
     if not all(isinstance(n, str) for n in items):
         raise NasError(f"proxy: expected names, got {items!r}")

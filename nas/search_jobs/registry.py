@@ -1,42 +1,53 @@
 """Search jobs by the name a config's ``controller`` key uses, aliases included.
 
-The trial-based names come from the controller registry (:mod:`nas.controllers`), so
-every controller and alias it accepts is accepted here too, and a new controller needs
-no change in this file or in the command line.
+One :class:`~nas.registry.Registry` of job factories: ``darts`` (weight sharing, one
+process or torchrun + DDP), then every controller of :data:`nas.controllers.REGISTRY`
+with its aliases, so a new controller needs no change in this file or in the command
+line. Entries are imported on first use: naming the jobs imports neither DARTS nor Ray.
 """
 
 from __future__ import annotations
 
-from nas import controllers
-from nas.darts.job import DartsJob
-from nas.errors import NasError
-from nas.search_jobs.job import SearchJob
-from nas.tune.job import TrialJob
+from collections.abc import Callable
 
-#: Weight-sharing jobs (one process, or torchrun + DDP).
-WEIGHT_SHARING: dict[str, SearchJob] = {job.name: job for job in (DartsJob(),)}
+from nas import controllers
+from nas.errors import NasError
+from nas.registry import Registry
+from nas.search_jobs.job import SearchJob
+
+#: Name -> a factory of the job (a lazy ``"module:Class"`` or a callable).
+JOBS: Registry[Callable[[], SearchJob]] = Registry("controller", "controller")
+JOBS.register("darts", "nas.darts.job:DartsJob")
+
+
+def _trial_job(name: str) -> Callable[[], SearchJob]:
+    def make() -> SearchJob:
+        from nas.tune.job import TrialJob  # Ray Tune only for trial-based searches
+
+        return TrialJob(name)
+
+    return make
+
+
+for _name in controllers.list_controllers():
+    _aliases = tuple(a for a, n in controllers.ALIASES.items() if n == _name)
+    JOBS.register(_name, _trial_job(_name), aliases=_aliases)
 
 
 def names() -> list[str]:
     """Every canonical job name: weight-sharing first, then the trial-based controllers."""
-    return [*WEIGHT_SHARING, *controllers.list_controllers()]
+    return JOBS.names()
 
 
 def aliases() -> dict[str, str]:
     """Other spellings -> canonical name (the controller registry's aliases)."""
-    return dict(controllers.ALIASES)
+    return JOBS.aliases()
 
 
 def get(name: object) -> SearchJob:
-    """The job for ``name`` (case-insensitive, ``-`` or ``_``, aliases accepted); a one-line error otherwise."""
-    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else ""
-    if key in WEIGHT_SHARING:
-        return WEIGHT_SHARING[key]
-    try:
-        cls = controllers.controller_class(key)
-    except NasError:
-        known = ", ".join(names())
+    """The job for ``name`` (spelled as :func:`nas.registry.normalize` allows, aliases accepted); one line otherwise."""
+    if name not in JOBS:
         raise NasError(
-            f"controller: unknown controller {name!r} (known: {known}; aliases: {', '.join(aliases())})"
-        ) from None
-    return TrialJob(cls.name)
+            f"controller: unknown controller {name!r} (known: {', '.join(names())}; aliases: {', '.join(aliases())})"
+        )
+    return JOBS.get(name)()

@@ -21,13 +21,10 @@ from nas.genotypes.codec import from_dict, to_dict
 from nas.genotypes.resolve import parse_genotype
 from nas.genotypes.types import MacroGenotype
 from nas.networks import build
+from nas.registry import normalize
 
 #: ``model_options`` keys that apply to every genotype of a kind (others name a zoo model).
 KIND_KEYS: tuple[str, ...] = ("darts", "nb201", "macro")
-
-
-def _norm(name: str) -> str:
-    return name.strip().lower().replace("-", "_")
 
 
 def options_for(model_options: Mapping[str, Mapping[str, Any]], *, kind: str | None, name: str | None) -> dict:
@@ -37,7 +34,7 @@ def options_for(model_options: Mapping[str, Mapping[str, Any]], *, kind: str | N
         merged.update(model_options.get(kind, {}))
     if name is not None:
         for key, value in model_options.items():
-            if key not in KIND_KEYS and _norm(key) == _norm(name):
+            if key not in KIND_KEYS and normalize(key) == normalize(name):
                 merged.update(value)
     return merged
 

@@ -36,6 +36,7 @@ from nas.config_io import (
 from nas.controllers import ControllerOptions, OptionsByController, controller_class
 from nas.controllers.optuna_controller import OptunaController
 from nas.errors import NasError
+from nas.registry import normalize
 from search_spaces import get_space
 
 RUN_ONLY_FIELDS: frozenset[str] = frozenset(
@@ -130,7 +131,7 @@ class SearchConfig(_Section):
             data = dict(data)
             for key in ("controller", "space"):
                 if isinstance(data.get(key), str):
-                    data[key] = data[key].strip().lower()
+                    data[key] = normalize(data[key])
         return data
 
     @model_validator(mode="after")

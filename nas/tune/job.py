@@ -167,6 +167,7 @@ def run(config: SearchConfig, run_dir: str | Path, *, progress: bool = True, ech
         epochs = check_training(config, data_dir).epochs
     if config.address is not None:
         check_address(config.address)
+    config.controller_options.check_resources()  # e.g. proxy_evolution's score table
     run_dir.mkdir(parents=True, exist_ok=True)
     run_id, status = open_run_dir(config, run_dir)
     before = _previous_summary(run_dir) if status == "complete" else {}

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from torch import nn
 
 from nas.errors import NasError
+from nas.registry import Registry, normalize
 
 __all__ = ["PLAIN_MODULES", "ModelInfo", "create_model", "has_model", "list_models", "model_names", "register_model"]
 
@@ -46,12 +47,14 @@ class _Plain:
     family: str
 
 
-_PLAIN: dict[str, _Plain] = {}
+#: The plain models by name (filled by the modules of :data:`PLAIN_MODULES` on first use).
+REGISTRY: Registry[_Plain] = Registry("model", "model")
 _loaded = False
 
 
-def _key(name: str) -> str:
-    return name.strip().lower().replace("-", "_")
+def _plain() -> dict[str, _Plain]:
+    """Canonical name -> plain model, in registration order."""
+    return {key: REGISTRY.get(key) for key in REGISTRY}
 
 
 def register_model(name: str, *, family: str) -> Callable[[F], F]:
@@ -62,10 +65,11 @@ def register_model(name: str, *, family: str) -> Callable[[F], F]:
         for arg in ("num_classes", "in_channels"):
             if arg not in params:
                 raise TypeError(f"model {name!r}: the constructor must accept {arg}")
-        key = _key(name)
-        if key in _PLAIN and _PLAIN[key].fn is not fn:
-            raise ValueError(f"model {name!r} is already registered")
-        _PLAIN[key] = _Plain(name, fn, family)
+        if name in REGISTRY:
+            if REGISTRY.get(name).fn is not fn:
+                raise ValueError(f"model {name!r} is already registered")
+            return fn
+        REGISTRY.register(name, _Plain(name, fn, family))
         return fn
 
     return decorator
@@ -83,16 +87,16 @@ def _macro_names() -> dict[str, str]:
     """Key -> display name of every named macro genotype."""
     from nas.genotypes import resolve
 
-    return {_key(n): n for n in resolve.names() if resolve.get(n).kind == "macro"}
+    return {normalize(n): n for n in resolve.names() if resolve.get(n).kind == "macro"}
 
 
 def model_names() -> list[str]:
     """Every model name of the zoo, plain and genotype, sorted."""
     _load()
-    names = {k: p.name for k, p in _PLAIN.items()}
+    names = {k: p.name for k, p in _plain().items()}
     for key, display in _macro_names().items():
         names.setdefault(key, display)
-    return sorted(names.values(), key=_key)
+    return sorted(names.values(), key=normalize)
 
 
 def _check_positive(value: Any, what: str) -> None:
@@ -107,14 +111,14 @@ def _compact(key: str) -> str:
 def _resolve(name: str) -> tuple[str, str] | None:
     """``('plain', key)`` or ``('genotype', display name)`` of ``name``, or None."""
     _load()
-    key = _key(name)
-    if key in _PLAIN:
+    key = normalize(name)
+    if key in REGISTRY:
         return "plain", key
     macros = _macro_names()
     if key in macros:
         return "genotype", macros[key]
-    matches = [("plain", k) for k in _PLAIN if _compact(k) == _compact(key)]
-    matches += [("genotype", d) for k, d in macros.items() if _compact(k) == _compact(key) and k not in _PLAIN]
+    matches = [("plain", k) for k in _plain() if _compact(k) == _compact(key)]
+    matches += [("genotype", d) for k, d in macros.items() if _compact(k) == _compact(key) and k not in REGISTRY]
     return matches[0] if len(matches) == 1 else None
 
 
@@ -125,8 +129,8 @@ def has_model(name: str) -> bool:
 
 def _unknown(name: str) -> NasError:
     _load()
-    keys = {k: p.name for k, p in _PLAIN.items()} | _macro_names()
-    close = difflib.get_close_matches(_key(name), list(keys), n=3, cutoff=0.5)
+    keys = {k: p.name for k, p in _plain().items()} | _macro_names()
+    close = difflib.get_close_matches(normalize(name), list(keys), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(keys[c] for c in close)}?" if close else ""
     return NasError(f"model name {name!r} is unknown{hint} (see `nas models`)")
 
@@ -152,7 +156,7 @@ def create_model(name: str, num_classes: int = 10, in_channels: int = 3, **kwarg
         raise _unknown(name)
     kind, ref = found
     if kind == "plain":
-        plain = _PLAIN[ref]
+        plain = REGISTRY.get(ref)
         try:
             inspect.signature(plain.fn).bind(num_classes=num_classes, in_channels=in_channels, **kwargs)
         except TypeError:
@@ -220,8 +224,8 @@ def list_models() -> list[ModelInfo]:
     from nas.genotypes import resolve
 
     _load()
-    infos: dict[str, ModelInfo] = {k: ModelInfo(p.name, "plain", p.family) for k, p in _PLAIN.items()}
+    infos: dict[str, ModelInfo] = {k: ModelInfo(p.name, "plain", p.family) for k, p in _plain().items()}
     for key, display in _macro_names().items():
         if key not in infos:  # plain names shadow genotypes, as in create_model
             infos[key] = ModelInfo(display, "genotype", resolve.get(display).family)
-    return sorted(infos.values(), key=lambda m: (m.family, _key(m.name)))
+    return sorted(infos.values(), key=lambda m: (m.family, normalize(m.name)))

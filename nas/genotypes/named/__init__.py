@@ -10,22 +10,21 @@ import difflib
 
 from nas.errors import NasError
 from nas.genotypes.types import Genotype
+from nas.registry import Registry, normalize
 
-_REGISTRY: dict[str, Genotype] = {}
-_DISPLAY: dict[str, str] = {}
-
-
-def _key(name: str) -> str:
-    return name.strip().lower().replace("-", "_")
+#: Every named genotype (filled by the catalogues :mod:`.cells` and :mod:`.classic` on first use).
+REGISTRY: Registry[Genotype] = Registry("genotype", "genotype name")
+_DISPLAY: dict[str, str] = {}  # canonical name -> the name as its authors write it
 
 
 def register(name: str, genotype: Genotype) -> Genotype:
     """Add ``genotype`` under ``name`` (refusing to silently replace another)."""
-    key = _key(name)
-    if key in _REGISTRY and _REGISTRY[key] != genotype:
-        raise ValueError(f"named genotype {name!r} is already registered with a different value")
-    _REGISTRY[key] = genotype
-    _DISPLAY[key] = name
+    if name in REGISTRY:
+        if REGISTRY.get(name) != genotype:
+            raise ValueError(f"named genotype {name!r} is already registered with a different value")
+        return genotype
+    REGISTRY.register(name, genotype)
+    _DISPLAY[normalize(name)] = name
     return genotype
 
 
@@ -43,15 +42,14 @@ def names() -> list[str]:
 
 def exists(name: str) -> bool:
     _load()
-    return _key(name) in _REGISTRY
+    return name in REGISTRY
 
 
 def get(name: str) -> Genotype:
     """The genotype called ``name``; an unknown name suggests the nearest ones."""
     _load()
-    key = _key(name)
-    if key in _REGISTRY:
-        return _REGISTRY[key]
-    close = difflib.get_close_matches(key, list(_REGISTRY), n=3, cutoff=0.5)
+    if name in REGISTRY:
+        return REGISTRY.get(name)
+    close = difflib.get_close_matches(normalize(name), REGISTRY.names(), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(_DISPLAY[c] for c in close)}?" if close else ""
     raise NasError(f"genotype name {name!r} is unknown{hint} (see `nas show --list`)")
