@@ -14,6 +14,7 @@ from typing import Any
 
 from nas.config_io import apply_overrides
 from nas.errors import NasError
+from nas.runs import lock
 from nas.runs.atomic import write_json
 from nas.search_jobs import registry
 from nas.search_jobs.agreement import format_agreement, seed_agreement
@@ -60,14 +61,23 @@ def run(
     job = select_job(raw, source=source, overridden=overridden, echo=echo)
     out = Path(out)
     if not seeds:
-        return [job.run(job.load_config(raw, source=source, overridden=overridden), out, progress=progress, echo=echo)]
+        config = job.load_config(raw, source=source, overridden=overridden)
+        with lock.hold(out):  # one process per run directory, whatever the job
+            return [job.run(config, out, progress=progress, echo=echo)]
     flags = {**overridden, "seed": "--seeds"}
     configs = [job.load_config(apply_overrides(raw, {"seed": s}), source=source, overridden=flags) for s in seeds]
-    results = []
-    for seed, config in zip(seeds, configs):
-        run_dir = out / f"seed-{seed}"
-        echo(f"== seed {seed}: {run_dir}")
-        results.append(job.run(config, run_dir, progress=progress, echo=echo))
+    with lock.hold(out):
+        results = []
+        for seed, config in zip(seeds, configs):
+            run_dir = out / f"seed-{seed}"
+            echo(f"== seed {seed}: {run_dir}")
+            with lock.hold(run_dir):  # also against a single-seed run into OUT/seed-N
+                results.append(job.run(config, run_dir, progress=progress, echo=echo))
+        return _agreement(seeds, results, out, echo)
+
+
+def _agreement(seeds: Sequence[int], results: list[SearchResult], out: Path, echo: Echo) -> list[SearchResult]:
+    """Write (on the main process) and print how far the seeds' searches agree."""
     if is_main_process():
         report = seed_agreement({s: r.run_dir for s, r in zip(seeds, results)})
         write_json(out / "agreement.json", report)
