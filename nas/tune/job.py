@@ -34,7 +34,7 @@ from nas.recipes import load_recipe
 from nas.runs.atomic import read_json, remove_leftovers, write_json
 from nas.runs.rundir import RunStatus, check_run_dir
 from nas.search_jobs.job import Echo, SearchResult
-from nas.search_jobs.storage import remember_password
+from nas.search_jobs.storage import open_storage, remember_password
 from nas.trainer import TrainConfig
 from nas.tune import trust
 from nas.tune.config import SearchConfig, compared_part, load_config
@@ -172,6 +172,8 @@ def run(config: SearchConfig, run_dir: str | Path, *, progress: bool = True, ech
         epochs = check_training(config, data_dir).epochs
     if config.address is not None:
         check_address(config.address)
+    if config.optuna_options is not None and config.optuna_options.storage:
+        open_storage(config.optuna_options.storage, "options.optuna.storage").engine.dispose()  # down: fail now
     run_dir.mkdir(parents=True, exist_ok=True)
     run_id, status = open_run_dir(config, run_dir)
     trust.verify(run_dir, run_dir / "tune")  # before Ray starts, and before anything is unpickled
