@@ -69,6 +69,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def os_error(exc: OSError) -> str:
+    """``PATH: permission denied (read-only file system, ...)``: an operating-system error as one line."""
+    reason = (exc.strerror or exc.__class__.__name__).lower()
+    where = f"{exc.filename} -> {exc.filename2}" if exc.filename2 else str(exc.filename)
+    hint = "; check its permissions" if isinstance(exc, PermissionError) else ""
+    return f"{where}: {reason}{hint}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv[0] if argv else None)
@@ -77,6 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except NasError as exc:
         print(f"nas {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file the user named (or a run directory) that cannot be read or written
+        if exc.filename is None:
+            raise
+        print(f"nas {args.command}: error: {os_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"nas {args.command}: interrupted; run the same command again to resume", file=sys.stderr)

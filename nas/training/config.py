@@ -41,7 +41,7 @@ class TrainConfig(BaseModel):
     within an epoch, as the DARTS reference code does.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
     # -- identity of the run ------------------------------------------------
     seed: Seed = Field(0, description="seeds python, numpy, torch and the data order (0 to 2**32-1)")

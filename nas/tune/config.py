@@ -57,7 +57,7 @@ RUN_ONLY_FIELDS: frozenset[str] = frozenset(
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TrialConfig(_Section):
