@@ -139,9 +139,9 @@ def _check_size(genotype: Genotype, options: dict[str, Any], num_classes: int) -
     with torch.device("meta"):
         params = sum(p.numel() for p in build(genotype, num_classes=num_classes, **options).parameters())
     if params > MAX_SHOW_PARAMS:
+        flags, gib = _size_flags(options, num_classes=num_classes), params * 4 / 2**30
         raise NasError(
-            f"{_size_flags(options, num_classes=num_classes)}: the network would have {params:,} parameters ({params * 4 / 2**30:,.0f} GiB); "
-            f"expected at most {MAX_SHOW_PARAMS:,}"
+            f"{flags}: the network would have {params:,} parameters ({gib:,.0f} GiB); expected at most {MAX_SHOW_PARAMS:,}"
         )
 
 
