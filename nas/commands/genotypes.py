@@ -141,7 +141,8 @@ def _check_size(genotype: Genotype, options: dict[str, Any], num_classes: int) -
     if params > MAX_SHOW_PARAMS:
         flags, gib = _size_flags(options, num_classes=num_classes), params * 4 / 2**30
         raise NasError(
-            f"{flags}: the network would have {params:,} parameters ({gib:,.0f} GiB); expected at most {MAX_SHOW_PARAMS:,}"
+            f"{flags}: the network would have {params:,} parameters ({gib:,.0f} GiB); "
+            f"expected at most {MAX_SHOW_PARAMS:,}"
         )
 
 
