@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Commands whose runs resume when run again (the others just stop on Ctrl-C).
+RESUMABLE = frozenset({"train", "search"})
+
+
 class _Subcommands:
     """What a command module's ``register`` receives: ``add_parser`` with the one-line help of :data:`COMMANDS`."""
 
@@ -92,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nas {args.command}: error: {os_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"nas {args.command}: interrupted; run the same command again to resume", file=sys.stderr)
+        resume = "; run the same command again to resume" if args.command in RESUMABLE else ""
+        print(f"nas {args.command}: interrupted{resume}", file=sys.stderr)
         return 130
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.commands import Subcommands
+from nas.config_io import MAX_SEED
 from nas.errors import NasError
 from nas.genotypes import resolve
 from nas.genotypes.codec import to_darts_text, to_dict, to_json, to_nb201_string, to_text
@@ -253,6 +254,13 @@ def nb201_results(genotype: NB201Genotype, table: str | None) -> dict[str, Any]:
 
     from nas.nb201_table import NB201_NODES, NB201Table, find_table, table_candidates
 
+    if len(genotype.nodes) != NB201_NODES:  # a smaller or larger cell: said, not silently dropped
+        print(
+            f"nas show: the cell has {len(genotype.nodes)} intermediate node(s); NAS-Bench-201's space has "
+            f"{NB201_NODES}, so it is outside the benchmark (no table row)",
+            file=sys.stderr,
+        )
+        return {"found": False, "reason": f"outside NAS-Bench-201's space: {NB201_NODES} nodes expected"}
     if table is not None:
         path: Path | None = Path(table)
         if not path.is_file():  # asked for explicitly: a missing file is the user's mistake
@@ -267,8 +275,6 @@ def nb201_results(genotype: NB201Genotype, table: str | None) -> dict[str, Any]:
             file=sys.stderr,
         )
         return {"found": False, "looked_at": looked}
-    if len(genotype.nodes) != NB201_NODES:
-        return {"found": False, "path": str(path), "reason": f"the benchmark cell has {NB201_NODES} nodes"}
     bench = NB201Table.load(path)
     return {
         "found": True,
@@ -304,6 +310,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     _positive(args.n, "--n")
     space = get_space(args.space)
+    if not 0 <= args.seed <= MAX_SEED:  # as every other command's seeds
+        raise NasError(f"--seed: expected an integer from 0 to {MAX_SEED}, got {args.seed}")
     rng = random.Random(args.seed)
     for _ in range(args.n):
         sys.stdout.write(to_json(space.sample(rng)) + "\n")

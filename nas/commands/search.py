@@ -13,6 +13,7 @@ from typing import Any
 
 from nas.commands import Subcommands
 from nas.config_io import apply_overrides, parse_override, parse_seeds, read_yaml
+from nas.errors import NasError
 from nas.search_jobs import registry, runner
 from nas.search_jobs.storage import mask_password
 
@@ -78,6 +79,13 @@ def search_command(args: argparse.Namespace) -> int:
     config_path = Path(args.config)
     overrides, flags = overrides_from_args(args)
     raw = apply_overrides(read_yaml(config_path), overrides)
+    if args.storage is not None:
+        job = registry.get(raw.get("controller", "darts"))
+        if job.name != "optuna":  # it would be ignored: the run would not be in the study the user named
+            raise NasError(
+                f"--storage: only the optuna controller keeps a study; {config_path.name} runs {job.name} "
+                "(use --set controller=optuna, or drop --storage)"
+            )
     out = Path(args.out) if args.out else Path("runs") / config_path.stem
     seeds = parse_seeds(args.seeds) if args.seeds else None
     runner.run(raw, out, source=config_path.name, overridden=flags, seeds=seeds, progress=not args.no_progress)

@@ -136,6 +136,11 @@ def open_storage(url: str, field: str) -> Any:
         parsed = parsed.set(drivername="postgresql")
     backend = parsed.get_backend_name()
     server = backend != "sqlite"
+    if not server and parsed.database in (None, "", ":memory:"):
+        raise NasError(
+            f"{field}: {_shown(parsed)} is an in-memory SQLite database, lost when the search ends (it cannot be "
+            "resumed or shared); give sqlite:///PATH, or no storage for the run directory's optuna.db"
+        )
     if server and not parsed.host:
         raise NasError(f"{field}: storage URL {_shown(parsed)} names no host (expected {EXPECTED})")
     if server and not parsed.database:

@@ -169,6 +169,8 @@ def describe_error(exc: ValidationError, model: type[BaseModel] = TrainConfig) -
         expected = "an integer"
     elif kind in ("float_type", "float_parsing"):
         expected = "a number"
+    elif kind == "finite_number":
+        expected = "a finite number"
     elif kind in ("bool_type", "bool_parsing"):
         expected = "true or false"
     elif kind in ("string_type",):
