@@ -25,7 +25,6 @@ def register(sub: Subcommands) -> None:
     )
     p.add_argument(
         "--config",
-        required=True,
         help=f"the search config (e.g. experiments/quickstart.yaml); its `controller`: {', '.join(registry.names())}",
     )
     p.add_argument(
@@ -51,6 +50,11 @@ def register(sub: Subcommands) -> None:
         help="the optuna controller's study storage (default: sqlite in the run directory), "
         "e.g. postgresql://USER:PASSWORD@HOST:5432/DB; runs naming one study share it",
     )
+    p.add_argument(
+        "--cleanup",
+        metavar="RUN_DIR",
+        help="end the Ray processes a killed trial search of RUN_DIR left behind (a rerun does it too), then exit",
+    )
     p.set_defaults(handler=search_command)
 
 
@@ -75,7 +79,26 @@ def overrides_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[
     return overrides, flags
 
 
+def cleanup_command(run_dir: Path) -> int:
+    from nas.runs import lock
+    from nas.tune import orphans
+
+    if not run_dir.is_dir():
+        raise NasError(f"--cleanup {run_dir}: no such run directory")
+    with lock.hold(run_dir):  # never the processes of a search that is running
+        ended = orphans.cleanup(run_dir)
+    if not ended:
+        print(f"{run_dir}: no processes of an interrupted Ray session left")
+    return 0
+
+
 def search_command(args: argparse.Namespace) -> int:
+    if args.cleanup is not None:
+        if args.config is not None:
+            raise NasError("--cleanup: give either --cleanup RUN_DIR or --config, not both")
+        return cleanup_command(Path(args.cleanup))
+    if args.config is None:
+        raise NasError("--config: required (the search config, e.g. experiments/quickstart.yaml)")
     config_path = Path(args.config)
     overrides, flags = overrides_from_args(args)
     raw = apply_overrides(read_yaml(config_path), overrides)

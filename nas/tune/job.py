@@ -36,7 +36,7 @@ from nas.runs.rundir import RunStatus, check_run_dir
 from nas.search_jobs.job import Echo, SearchResult
 from nas.search_jobs.storage import open_storage, remember_password
 from nas.trainer import TrainConfig
-from nas.tune import trust
+from nas.tune import orphans, trust
 from nas.tune.config import SearchConfig, compared_part, load_config
 from nas.tune.outputs import Outputs, write_outputs
 from nas.tune.session import check_address, ray_session
@@ -176,6 +176,7 @@ def run(config: SearchConfig, run_dir: str | Path, *, progress: bool = True, ech
         open_storage(config.optuna_options.storage, "options.optuna.storage").engine.dispose()  # down: fail now
     run_dir.mkdir(parents=True, exist_ok=True)
     run_id, status = open_run_dir(config, run_dir)
+    orphans.cleanup(run_dir, say=echo)  # Ray processes a killed run of this directory left behind
     trust.verify(run_dir, run_dir / "tune")  # before Ray starts, and before anything is unpickled
     before = _previous_summary(run_dir) if status == "complete" else {}
     settings = trial_settings(config, run_dir, table, data_dir)

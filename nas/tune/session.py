@@ -24,6 +24,7 @@ from pathlib import Path
 
 from nas.errors import NasError
 from nas.runs.atomic import one_line
+from nas.tune import orphans
 from nas.tune.config import SearchConfig
 
 #: Ray's socket paths (``TMP/session_<date>_<pid>/sockets/plasma_store``) must fit in 107 bytes.
@@ -138,6 +139,8 @@ def ray_session(config: SearchConfig, run_dir: Path) -> Iterator[RaySession]:
             if not ray.is_initialized():
                 _init(config, env.get("RAY_TMPDIR"))
                 started = True
+                if config.address is None and env.get("RAY_TMPDIR"):
+                    orphans.record(run_dir, env["RAY_TMPDIR"])  # what to end if this driver is killed
             try:
                 resources = {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}
                 _check_resources(config, resources)
@@ -145,6 +148,7 @@ def ray_session(config: SearchConfig, run_dir: Path) -> Iterator[RaySession]:
             finally:
                 if started:
                     ray.shutdown()
+                    orphans.forget(run_dir)
     finally:
         if link is not None:
             with contextlib.suppress(OSError):
