@@ -235,7 +235,7 @@ def test_ctrl_c_promises_a_resume_only_where_there_is_one(
 
     monkeypatch.setattr(handler, interrupted)  # looked up when the command registers its parser
     argv = {"sample": ["sample", "nb201"], "show": ["show", "DARTS_V2"],
-            "train": ["train", "--recipe", "quick", "--model", "lenet5", "--out", "/nonexistent/x"]}[command]  # fmt: skip
+            "train": ["train", "--recipe", "quick", "--model", "lenet5", "--out", "/none/x"]}[command]  # fmt: skip
     line = _one_line(capsys, argv, code=130)
     assert line == f"nas {command}: interrupted" + ("; run the same command again to resume" if resumable else "")
 
