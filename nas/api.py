@@ -18,7 +18,7 @@ from typing import Any
 
 from torch import nn
 
-from nas.config_io import apply_overrides, read_yaml
+from nas.config_io import MAX_SEED, apply_overrides, read_yaml
 from nas.errors import NasError
 from nas.genotypes.codec import to_json
 from nas.genotypes.resolve import parse_genotype
@@ -30,6 +30,38 @@ from nas.search_jobs import runner
 from nas.search_jobs.job import Echo, SearchResult
 from nas.training.job import TrainJobResult, train_job
 from nas.zoo import has_model
+
+
+def _path(value: Any, name: str, *, optional: bool = False) -> Path | None:
+    """``value`` as a path, or a one-line error naming the argument (``None`` only when ``optional``)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, (str, Path)) and str(value).strip():
+        return Path(value)
+    raise NasError(f"{name}: expected a directory path (str or Path), got {value!r}"[:200])
+
+
+def _mapping(value: Any, name: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+        return dict(value)
+    raise NasError(
+        f"{name}: expected a mapping of dotted keys to values (e.g. {{'epochs': 1}}), got {type(value).__name__}"
+    )
+
+
+def _seeds(value: Any) -> list[int] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise NasError(f"seeds: expected a list of integers like [0, 1, 2], got {type(value).__name__}")
+    for seed in value:
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise NasError(f"seeds: expected integers from 0 to {MAX_SEED}, got {seed!r}")
+    if len(set(value)) != len(value):
+        raise NasError(f"seeds: repeated seed in {list(value)!r}")
+    return list(value)
 
 
 def genotype(spec: Genotype | str) -> Genotype:
@@ -63,10 +95,14 @@ def search(
     if isinstance(config, Mapping):
         raw, source = dict(config), "config"
         default_out = Path("runs") / "search"
-    else:
+    elif isinstance(config, (str, Path)):
         raw, source = read_yaml(config), Path(config).name
         default_out = Path("runs") / Path(config).stem
-    overrides = dict(overrides or {})
+    else:
+        raise NasError(f"config: expected a YAML file (str or Path) or a mapping, got {type(config).__name__}")
+    overrides = _mapping(overrides, "overrides")
+    seeds = _seeds(seeds)
+    out = _path(out, "out", optional=True)
     flags = {key: f"{key}={value}" for key, value in overrides.items()}
     raw = apply_overrides(raw, overrides)
     results = runner.run(
@@ -106,13 +142,17 @@ def train(
         raise NasError(
             f"model: expected a zoo model name, a genotype or its name/file/text, got {type(model).__name__}"
         )
-    flags = [(f"{key}={value}", key, value) for key, value in (overrides or {}).items()]
+    flags = [(f"{key}={value}", key, value) for key, value in _mapping(overrides, "overrides").items()]
+    if not isinstance(recipe, (str, Path)):
+        raise NasError(f"recipe: expected a recipe name or YAML file, got {type(recipe).__name__}")
+    if device is not None and not isinstance(device, str):
+        raise NasError(f"device: expected auto, cpu, cuda or cuda:N, got {device!r}")
     return train_job(
-        out=out,
-        recipe=recipe,
+        out=_path(out, "out"),
+        seeds=_seeds(seeds),
+        data_dir=_path(data_dir, "data_dir", optional=True),
+        recipe=str(recipe),
         overrides=flags,
-        seeds=seeds,
-        data_dir=data_dir,
         device=device,
         progress=progress,
         **kind,

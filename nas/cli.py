@@ -47,6 +47,10 @@ for _name, _module, _line in _TABLE:
 COMMANDS: dict[str, tuple[str, str]] = {name: (module, line) for name, module, line in _TABLE}
 
 
+#: Commands whose runs resume when run again (the others just stop on Ctrl-C).
+RESUMABLE = frozenset({"train", "search"})
+
+
 class _Subcommands:
     """What a command module's ``register`` receives: ``add_parser`` with the one-line help of :data:`COMMANDS`."""
 
@@ -77,6 +81,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def os_error(exc: OSError) -> str:
+    """``PATH: permission denied (read-only file system, ...)``: an operating-system error as one line."""
+    reason = (exc.strerror or exc.__class__.__name__).lower()
+    where = f"{exc.filename} -> {exc.filename2}" if exc.filename2 else str(exc.filename)
+    hint = "; check its permissions" if isinstance(exc, PermissionError) else ""
+    return f"{where}: {reason}{hint}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv[0] if argv else None)
@@ -86,8 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NasError as exc:
         print(f"nas {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file the user named (or a run directory) that cannot be read or written
+        if exc.filename is None:
+            raise
+        print(f"nas {args.command}: error: {os_error(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print(f"nas {args.command}: interrupted; run the same command again to resume", file=sys.stderr)
+        resume = "; run the same command again to resume" if args.command in RESUMABLE else ""
+        print(f"nas {args.command}: interrupted{resume}", file=sys.stderr)
         return 130
 
 

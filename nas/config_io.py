@@ -26,9 +26,16 @@ def no_bool(value: Any) -> Any:
 
 PosInt = Annotated[int, BeforeValidator(no_bool), Field(gt=0)]
 NonNegInt = Annotated[int, BeforeValidator(no_bool), Field(ge=0)]
-PosFloat = Annotated[float, BeforeValidator(no_bool), Field(gt=0)]
-NonNegFloat = Annotated[float, BeforeValidator(no_bool), Field(ge=0)]
-Fraction = Annotated[float, BeforeValidator(no_bool), Field(gt=0, lt=1)]
+# inf and nan pass `gt=0` (or fail it with a misleading message): a learning rate of inf
+# would only fail as a non-finite loss, long after validation.
+PosFloat = Annotated[float, BeforeValidator(no_bool), Field(gt=0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, BeforeValidator(no_bool), Field(ge=0, allow_inf_nan=False)]
+Fraction = Annotated[float, BeforeValidator(no_bool), Field(gt=0, lt=1, allow_inf_nan=False)]
+#: Any finite number (``inf`` and ``nan`` refused).
+FiniteFloat = Annotated[float, BeforeValidator(no_bool), Field(allow_inf_nan=False)]
+
+#: Largest config file read (a config is a few kB; ``--config /dev/zero`` must not eat memory).
+MAX_CONFIG_BYTES = 1 << 20
 
 #: Largest seed every library we seed accepts (numpy's legacy ``np.random.seed`` takes < 2**32).
 MAX_SEED = 2**32 - 1
@@ -51,15 +58,32 @@ def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
     return seeds
 
 
+def read_config_text(path: str | Path, what: str = "config file", limit: int = MAX_CONFIG_BYTES) -> str:
+    """The text of a config file, at most ``limit`` bytes; one-line errors for missing, unreadable or huge files."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise NasError(f"{p}: is a directory, expected a {what}")
+        with p.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise NasError(f"{p}: {what} not found") from None
+    except PermissionError:
+        raise NasError(f"{p}: cannot read {what} (permission denied)") from None
+    except OSError as exc:
+        raise NasError(f"{p}: cannot read {what} ({exc.strerror or exc.__class__.__name__})") from None
+    if len(data) > limit:
+        raise NasError(f"{p}: larger than {limit // 1024} kB; expected a {what} (YAML)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NasError(f"{p}: cannot read {what} (not UTF-8 text)") from None
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """The mapping in a YAML file; unreadable or non-mapping files are one-line errors."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NasError(f"{p}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NasError(f"{p}: cannot read config file ({exc.__class__.__name__})") from None
+    text = read_config_text(p)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -117,6 +141,13 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
     return model
 
 
+def _expects_float(model: type[BaseModel], loc: tuple[Any, ...]) -> bool:
+    """Whether the field at ``loc`` holds a float (an integer given to it is still a number, not an integer)."""
+    parent = _model_at(model, loc[:-1]) if loc else None
+    field = parent.model_fields.get(str(loc[-1])) if parent is not None else None
+    return field is not None and "float" in str(field.annotation)
+
+
 def _describe(err: Mapping[str, Any], model: type[BaseModel]) -> tuple[str, str]:
     """(dotted field, readable message) of one pydantic error."""
     loc = tuple(err.get("loc", ()))
@@ -138,6 +169,8 @@ def _describe(err: Mapping[str, Any], model: type[BaseModel]) -> tuple[str, str]
         return path, f"expected an integer, got {got_text}"
     if kind in ("float_type", "float_parsing"):
         return path, f"expected a number, got {got_text}"
+    if kind == "finite_number":
+        return path, f"expected a finite number, got {got_text}"
     if kind in ("bool_type", "bool_parsing"):
         return path, f"expected true or false, got {got_text}"
     if kind in ("string_type",):
@@ -149,19 +182,21 @@ def _describe(err: Mapping[str, Any], model: type[BaseModel]) -> tuple[str, str]
     if kind == "literal_error":
         return path, f"expected one of {ctx.get('expected', '?')}, got {got_text}"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        is_int = isinstance(got, int)
+        is_int = isinstance(got, int) and not _expects_float(model, loc)
         bounds = {
             "greater_than": f"> {ctx.get('gt')}",
             "greater_than_equal": f">= {ctx.get('ge')}",
             "less_than": f"< {ctx.get('lt')}",
             "less_than_equal": f"<= {ctx.get('le')}",
         }[kind]
+        if path.endswith(("val_fraction", "betas.0", "betas.1")):
+            return path, f"expected a fraction strictly between 0 and 1, got {got_text}"
         if is_int and kind == "greater_than" and ctx.get("gt") == 0:
             return path, f"expected a positive integer, got {got_text}"
         if is_int and kind == "greater_than_equal" and ctx.get("ge") == 0:
             return path, f"expected a non-negative integer, got {got_text}"
-        if path.endswith(("val_fraction", "betas.0", "betas.1")):
-            return path, f"expected a fraction strictly between 0 and 1, got {got_text}"
+        if not is_int and kind == "greater_than" and ctx.get("gt") == 0:
+            return path, f"expected a positive number, got {got_text}"
         return path, f"expected a {'integer' if is_int else 'number'} {bounds}, got {got_text}"
     message = str(err.get("msg", "invalid value"))
     for prefix in ("Value error, ", "Assertion failed, "):

@@ -236,3 +236,41 @@ def test_two_nas_search_runs_share_one_postgres_study_and_a_killed_one_resumes(
     # The study each process reads holds both processes' results: its scores are both leaderboards'.
     scores = [r["val_accuracy"] for tag in trials for r in boards[tag]]
     assert sorted(t.values[0] for t in complete.values()) == pytest.approx(sorted(scores))
+
+
+def test_the_password_is_never_written_and_a_resume_takes_it_at_run_time(
+    tmp_path: Path, pg_url: str, nb201_csv: Path
+) -> None:
+    """A search given ``user:PASSWORD@`` writes the URL without it (config, Tune's pickles, logs); the rerun
+    (which unpickles the study's storage) gets the password from the command line, or from $NAS_STORAGE_URL."""
+    import yaml
+
+    password = pg_url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+    bare = pg_url.replace(f":{password}@", "@")
+    cfg = {"controller": "optuna", "space": "nb201", "num_trials": 3, "workers": 1,
+           "options": {"optuna": {"study_name": f"nas-{uuid.uuid4().hex[:8]}", "sampler": "random"}},
+           "trial": {"kind": "nb201_table", "table": str(nb201_csv), "budget_s": 3000}}  # fmt: skip
+    config = tmp_path / "optuna.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "nas.cli", "search", "--config", str(config), "--out", str(run), "--no-progress"]
+    env = {k: v for k, v in _env().items() if k not in ("PGPASSWORD", "NAS_STORAGE_URL")}
+    first = subprocess.run([*cmd, "--storage", pg_url], env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    saved = json.loads((run / "search_config.json").read_text())
+    assert saved["config"]["options"]["optuna"]["storage"] == bare
+    assert (run / "tune" / "tuner.pkl").is_file()
+    for path in run.rglob("*"):
+        assert not path.is_file() or password.encode() not in path.read_bytes(), path
+    # the same command again restores the experiment (unpickling the password-free storage)
+    again = subprocess.run([*cmd, "--storage", pg_url], env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "resuming optuna search" in again.stdout, again.stderr[-2000:]
+    # the URL without password, the password from the environment (the same database)
+    by_env = subprocess.run([*cmd, "--storage", bare], env={**env, "NAS_STORAGE_URL": pg_url},
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert by_env.returncode == 0 and "resuming optuna search" in by_env.stdout, by_env.stderr[-2000:]
+    # without any password: libpq has none either, so the server refuses (one line, nothing unpickled first)
+    none = subprocess.run([*cmd, "--storage", bare], env=env, capture_output=True, text=True, timeout=300)
+    assert none.returncode == 2 and none.stderr.strip().endswith(f"(wrong password?) for {bare}"), none.stderr
+    for path in run.rglob("*"):
+        assert not path.is_file() or password.encode() not in path.read_bytes(), path

@@ -66,6 +66,22 @@ def test_load_checkpoint_falls_back_to_the_previous_one_with_one_line(tmp_path: 
     assert "\n" not in message
 
 
+@pytest.mark.parametrize("damage", ["truncated", "empty", "zeros"])
+def test_the_save_after_a_fallback_keeps_the_good_previous_checkpoint(tmp_path: Path, damage: str) -> None:
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint({"epoch": 1}, path)
+    save_checkpoint({"epoch": 2}, path)
+    whole = path.read_bytes()
+    path.write_bytes({"truncated": whole[: len(whole) // 2], "empty": b"", "zeros": bytes(len(whole))}[damage])
+    state, used = load_checkpoint(path, warn=lambda line: None)
+    assert state["epoch"] == 1 and used == previous_path(path)
+    save_checkpoint({"epoch": 2}, path)  # the resumed run saves again
+    assert load_torch(previous_path(path))["epoch"] == 1  # not the unreadable file
+    assert load_torch(path)["epoch"] == 2
+    save_checkpoint({"epoch": 3}, path)  # from now on, rotation as usual
+    assert load_torch(previous_path(path))["epoch"] == 2
+
+
 def test_remove_leftovers_deletes_only_temporary_files(tmp_path: Path) -> None:
     (tmp_path / ".checkpoint.pt.abc123.tmp").write_bytes(b"")
     (tmp_path / "checkpoint.pt").write_bytes(b"x")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.commands import Subcommands
+from nas.config_io import MAX_SEED
 from nas.errors import NasError
 from nas.genotypes import resolve
 from nas.genotypes.codec import to_darts_text, to_dict, to_json, to_nb201_string, to_text
@@ -114,6 +115,38 @@ def _positive(value: int | None, flag: str) -> None:
         raise NasError(f"{flag}: expected a positive integer, got {value}")
 
 
+#: Most parameters ``nas show`` builds (4 bytes each): far above any CIFAR network, far below this machine's memory.
+MAX_SHOW_PARAMS = 500_000_000
+
+
+def _size_flags(options: dict[str, Any], input_size: int | None = None, num_classes: int = 10) -> str:
+    flags = [f"--{k} {v}" for k, v in options.items() if k in ("channels", "layers")]
+    if num_classes > 1000:
+        flags.append(f"--num-classes {num_classes}")
+    if input_size is not None and input_size > 32:
+        flags.append(f"--input-size {input_size}")
+    return " ".join(flags) or "the network"
+
+
+def _check_size(genotype: Genotype, options: dict[str, Any], num_classes: int) -> None:
+    """Refuse a network too large to allocate, counted on the meta device (no memory) when it could be."""
+    channels, layers = int(options.get("channels") or 36), int(options.get("layers") or 15)
+    if channels * channels * layers <= 2_000_000 and num_classes <= 100_000:  # ~80x DARTS_V2 at most
+        return
+    import torch
+
+    from nas.networks import build
+
+    with torch.device("meta"):
+        params = sum(p.numel() for p in build(genotype, num_classes=num_classes, **options).parameters())
+    if params > MAX_SHOW_PARAMS:
+        flags, gib = _size_flags(options, num_classes=num_classes), params * 4 / 2**30
+        raise NasError(
+            f"{flags}: the network would have {params:,} parameters ({gib:,.0f} GiB); "
+            f"expected at most {MAX_SHOW_PARAMS:,}"
+        )
+
+
 def describe(genotype: Genotype, options: dict[str, Any], num_classes: int, input_size: int) -> dict[str, Any]:
     """What ``nas show`` reports: the genotype, its network's parameters and FLOPs."""
     # Local: torch (~2 s to import) is only needed to count; `nas convert/sample/spaces` start without it.
@@ -123,9 +156,17 @@ def describe(genotype: Genotype, options: dict[str, Any], num_classes: int, inpu
     # On the CPU, not the meta device: a meta forward runs batch norm's Python shape functions,
     # which import torch._dynamo (~1.4 s); building and counting DARTS_V2 on the CPU takes ~0.4 s
     # (see nas.metrics). The counts are the same on both devices (tests/test_cli_startup.py).
-    model = build(genotype, num_classes=num_classes, **options)
+    _check_size(genotype, options, num_classes)
     in_channels = getattr(genotype, "in_channels", 3)
-    flops = count_flops(model, input_size=(1, in_channels, input_size, input_size))
+    try:
+        model = build(genotype, num_classes=num_classes, **options)
+        flops = count_flops(model, input_size=(1, in_channels, input_size, input_size))
+    except (MemoryError, RuntimeError) as exc:
+        if not isinstance(exc, MemoryError) and "alloc" not in str(exc).lower():
+            raise
+        raise NasError(
+            f"{_size_flags(options, input_size, num_classes)}: the network is too large to build and run here"
+        ) from None
     return {
         "kind": genotype.kind,
         "family": getattr(genotype, "family", genotype.kind),
@@ -213,6 +254,13 @@ def nb201_results(genotype: NB201Genotype, table: str | None) -> dict[str, Any]:
 
     from nas.nb201_table import NB201_NODES, NB201Table, find_table, table_candidates
 
+    if len(genotype.nodes) != NB201_NODES:  # a smaller or larger cell: said, not silently dropped
+        print(
+            f"nas show: the cell has {len(genotype.nodes)} intermediate node(s); NAS-Bench-201's space has "
+            f"{NB201_NODES}, so it is outside the benchmark (no table row)",
+            file=sys.stderr,
+        )
+        return {"found": False, "reason": f"outside NAS-Bench-201's space: {NB201_NODES} nodes expected"}
     if table is not None:
         path: Path | None = Path(table)
         if not path.is_file():  # asked for explicitly: a missing file is the user's mistake
@@ -227,8 +275,6 @@ def nb201_results(genotype: NB201Genotype, table: str | None) -> dict[str, Any]:
             file=sys.stderr,
         )
         return {"found": False, "looked_at": looked}
-    if len(genotype.nodes) != NB201_NODES:
-        return {"found": False, "path": str(path), "reason": f"the benchmark cell has {NB201_NODES} nodes"}
     bench = NB201Table.load(path)
     return {
         "found": True,
@@ -264,6 +310,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     _positive(args.n, "--n")
     space = get_space(args.space)
+    if not 0 <= args.seed <= MAX_SEED:  # as every other command's seeds
+        raise NasError(f"--seed: expected an integer from 0 to {MAX_SEED}, got {args.seed}")
     rng = random.Random(args.seed)
     for _ in range(args.n):
         sys.stdout.write(to_json(space.sample(rng)) + "\n")

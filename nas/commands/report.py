@@ -360,7 +360,14 @@ def build_report(
     return write_report(sections, out_dir, title=title or "NAS report", subtitle=subtitle)
 
 
+def _output_dir(path: str | Path | None, flag: str = "--out") -> None:
+    """An output directory that is a file is a one-line error before any work (not NotADirectoryError at the end)."""
+    if path is not None and Path(path).exists() and not Path(path).is_dir():
+        raise NasError(f"{flag} {path}: is a file, expected a directory (it is created if missing)")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    _output_dir(args.out)
     html_path, md_path = build_report(args.runs, args.out, title=args.title, engine=args.engine)
     print(f"report: {html_path}")
     print(f"markdown: {md_path}")
@@ -409,6 +416,7 @@ def cmd_cam(args: argparse.Namespace) -> int:
         result = class_activation_map(model, x, target) if method == "cam" else grad_cam(model, x, target, args.layer)
     shown = raw if raw.shape[1] == 3 else raw[:, :1].repeat(1, 3, 1, 1)  # grey images shown in colour maps
     out = Path(args.out) if args.out else Path(args.run) / "cam"
+    _output_dir(out)
     paths = save_overlays(
         shown, result.maps, out, predicted=result.predicted, true=labels, class_names=data.classes,
         probabilities=result.probabilities,

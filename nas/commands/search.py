@@ -52,6 +52,11 @@ def register(sub: Subcommands) -> None:
         help="the optuna controller's study storage (default: sqlite in the run directory), "
         "e.g. postgresql://USER:PASSWORD@HOST:5432/DB; runs naming one study share it",
     )
+    p.add_argument(
+        "--cleanup",
+        metavar="RUN_DIR",
+        help="end the Ray processes a killed trial search of RUN_DIR left behind (a rerun does it too), then exit",
+    )
     p.set_defaults(handler=search_command)
 
 
@@ -76,7 +81,24 @@ def overrides_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[
     return overrides, flags
 
 
+def cleanup_command(run_dir: Path) -> int:
+    from nas.runs import lock
+    from nas.tune import orphans
+
+    if not run_dir.is_dir():
+        raise NasError(f"--cleanup {run_dir}: no such run directory")
+    with lock.hold(run_dir):  # never the processes of a search that is running
+        ended = orphans.cleanup(run_dir)
+    if not ended:
+        print(f"{run_dir}: no processes of an interrupted Ray session left")
+    return 0
+
+
 def search_command(args: argparse.Namespace) -> int:
+    if args.cleanup is not None:
+        if args.config is not None:
+            raise NasError("--cleanup: give either --cleanup RUN_DIR or --config, not both")
+        return cleanup_command(Path(args.cleanup))
     if args.list:
         for name in search_configs.list_configs():
             print(f"{name:34s} {search_configs.describe(search_configs.find_config(name))}")
@@ -86,6 +108,13 @@ def search_command(args: argparse.Namespace) -> int:
     config_path = search_configs.find_config(args.config)
     overrides, flags = overrides_from_args(args)
     raw = apply_overrides(read_yaml(config_path), overrides)
+    if args.storage is not None:
+        job = registry.get(raw.get("controller", "darts"))
+        if job.name != "optuna":  # it would be ignored: the run would not be in the study the user named
+            raise NasError(
+                f"--storage: only the optuna controller keeps a study; {config_path.name} runs {job.name} "
+                "(use --set controller=optuna, or drop --storage)"
+            )
     out = Path(args.out) if args.out else Path("runs") / config_path.stem
     seeds = parse_seeds(args.seeds) if args.seeds else None
     runner.run(raw, out, source=config_path.name, overridden=flags, seeds=seeds, progress=not args.no_progress)

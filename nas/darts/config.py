@@ -21,6 +21,7 @@ from nas.config_io import (  # noqa: F401  (re-exported: the DARTS config's publ
     NonNegInt,
     PosFloat,
     PosInt,
+    Seed,
     apply_overrides,
     parse_override,
     read_yaml,
@@ -129,7 +130,7 @@ class DartsSearchConfig(_Section):
     arch_optimizer: ArchOptimizerConfig = ArchOptimizerConfig()
     guards: GuardConfig = GuardConfig()
     evaluate_every_epoch: bool = True  # full pass over the arch half each epoch (val loss/accuracy)
-    seed: NonNegInt = 0
+    seed: Seed = 0  # at most 2**32 - 1, as every job
     device: str = "cpu"
     threads: PosInt | None = None  # torch intra-op threads; fix it for bit-reproducible CPU runs
     deterministic: bool = True

@@ -324,6 +324,10 @@ def to_text(genotype: Genotype) -> str:
     return " | ".join(parts)
 
 
+#: Largest genotype file read (a genotype is a few kB; a device or a huge file must not eat memory).
+MAX_GENOTYPE_BYTES = 1 << 20
+
+
 def load_genotype_file(path: str | os.PathLike[str]) -> Genotype:
     """Read a genotype from a file holding JSON, DARTS text or an NB201 string."""
     p = Path(path)
@@ -332,11 +336,15 @@ def load_genotype_file(path: str | os.PathLike[str]) -> Genotype:
         if not p.is_file():
             raise NasError(f"{path}: directory has no genotype.json")
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as handle:
+            data = handle.read(MAX_GENOTYPE_BYTES + 1)
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise NasError(f"{p}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise NasError(f"{p}: cannot read genotype file ({exc.__class__.__name__})") from None
+    if len(data) > MAX_GENOTYPE_BYTES:
+        raise NasError(f"{p}: larger than {MAX_GENOTYPE_BYTES // 1024} kB; expected a genotype file")
     return parse_text(text, str(p))
 
 

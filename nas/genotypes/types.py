@@ -172,6 +172,10 @@ class DartsGenotype(Genotype):
 # --------------------------------------------------------------------------- #
 
 
+#: Most intermediate nodes of an NB201-style cell (the benchmark has 3; edges grow as n^2/2 and networks with them).
+MAX_NB201_NODES = 32
+
+
 @dataclass(frozen=True)
 class NB201Genotype(Genotype):
     """A NAS-Bench-201 cell: ``nodes[j-1]`` lists the ``(op, i)`` edges into node ``j``.
@@ -188,6 +192,8 @@ class NB201Genotype(Genotype):
         value = self.nodes
         if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not value:
             raise _err("nodes", f"expected a non-empty list of nodes, got {value!r}")
+        if len(value) > MAX_NB201_NODES:
+            raise _err("nodes", f"expected at most {MAX_NB201_NODES} nodes (NAS-Bench-201 has 3), got {len(value)}")
         nodes = []
         for j, node in enumerate(value, start=1):
             where = f"nodes[{j - 1}]"

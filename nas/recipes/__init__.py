@@ -29,6 +29,10 @@ from nas.training.config import TrainConfig, describe_error
 RECIPES_DIR = Path(str(resources.files(__name__)))
 
 
+#: Network-size options of ``model_options`` sections: positive integers wherever they are given.
+SIZE_OPTIONS = frozenset({"channels", "layers", "cells_per_stage", "steps", "multiplier", "stem_multiplier"})
+
+
 class Recipe(TrainConfig):
     """A TrainConfig with a name, a dataset and model options (``model_options[kind]``).
 
@@ -36,7 +40,7 @@ class Recipe(TrainConfig):
     options apply to every genotype of that kind, or zoo model names (e.g. ``resnet20``).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
     name: str = ""
     description: str = ""
@@ -53,6 +57,9 @@ class Recipe(TrainConfig):
         for key, options in value.items():
             if not isinstance(options, Mapping):
                 raise ValueError(f"{key}: expected a mapping of option -> value, got {options!r}")
+            for option, size in options.items():  # checked even where unused (a zoo model ignores `darts:`)
+                if option in SIZE_OPTIONS and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+                    raise ValueError(f"{key}.{option}: expected a positive integer, got {size!r}")
         return value
 
     def train_config(self, **changes: Any) -> TrainConfig:
@@ -107,6 +114,11 @@ def load_recipe(
             raw = read_yaml(path)
         except NasError as exc:
             raise NasError(f"recipe {exc}") from None
+        if not raw:  # would silently be the full default run (200 epochs of CIFAR-10): refused like `nas search`
+            raise NasError(
+                f"{source}: the recipe is empty; expected at least `epochs` and `dataset` (see the shipped recipes: "
+                f"{', '.join(list_recipes())})"
+            )
         raw.setdefault("name", path.stem)
     labels: dict[str, str] = {}
     for label, key, value in overrides:

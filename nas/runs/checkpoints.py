@@ -7,6 +7,7 @@ disk, a copy killed halfway) then costs one epoch, said in one line, instead of 
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,27 @@ def previous_path(path: Path) -> Path:
     return path.with_name(previous_name(path.name))
 
 
+def looks_whole(path: Path) -> bool:
+    """Whether ``path`` is a complete torch archive (its zip directory reads): cheap, no tensor is loaded.
+
+    A checkpoint cut short (a full disk, a copy killed halfway) has no zip directory at its end.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return bool(archive.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+
+
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
-    """Write ``state`` (tensors and plain containers) atomically, keeping the one it replaces."""
+    """Write ``state`` (tensors and plain containers) atomically, keeping the one it replaces.
+
+    An unreadable newest checkpoint (the one a resume fell back from) is replaced, not kept:
+    the previous checkpoint stays the last good one.
+    """
     path = Path(path)
-    return save_torch({"format": CHECKPOINT_FORMAT, **state}, path, keep_previous=previous_path(path))
+    keep = previous_path(path) if not path.exists() or looks_whole(path) else None
+    return save_torch({"format": CHECKPOINT_FORMAT, **state}, path, keep_previous=keep)
 
 
 def _read(path: Path, what: str, check: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from nas.errors import NasError
 from nas.runs.atomic import TMP_SUFFIX, read_json
+from nas.runs.lock import LOCK_NAME
 
 RunStatus = Literal["new", "resume", "complete"]
 
@@ -87,7 +88,11 @@ def check_run_dir(
     if not saved.is_file():
         allowed = set(tolerated)
         others = (
-            [p for p in run_dir.iterdir() if p.name not in allowed and not p.name.endswith(TMP_SUFFIX)]
+            [
+                p
+                for p in run_dir.iterdir()
+                if p.name not in allowed and not p.name.endswith(TMP_SUFFIX) and not p.name.startswith(LOCK_NAME)
+            ]
             if (run_dir.is_dir())
             else []
         )

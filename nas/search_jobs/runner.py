@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nas.config_io import apply_overrides
+from nas.config_io import MAX_SEED, apply_overrides
 from nas.errors import NasError
+from nas.runs import lock
 from nas.runs.atomic import write_json
 from nas.search_jobs import registry
 from nas.search_jobs.agreement import format_agreement, seed_agreement
@@ -33,11 +34,23 @@ def select_job(raw: Mapping[str, Any], *, source: str, overridden: Mapping[str, 
     if "controller" not in raw:
         echo(f"{source}: no `controller` given; running darts")
     job = registry.get(raw.get("controller", "darts"))
+    check_seed(raw, source=source, overridden=overridden)
     if not job.uses_ray:
-        given = [overridden.get(key, flag).split()[0] for key, flag in RAY_KEYS.items() if key in raw]
+        # named as the user gave it: the flag (--workers), or the key of the config file
+        given = [
+            overridden[key].split()[0] if key in overridden else f"{source}: {key}" for key in RAY_KEYS if key in raw
+        ]
         if given:
             raise NasError(f"{given[0]}: only for trial-based controllers; a {job.name} search uses torchrun for GPUs")
     return job
+
+
+def check_seed(raw: Mapping[str, Any], *, source: str, overridden: Mapping[str, str]) -> None:
+    """Every job's ``seed`` within what python, numpy and torch all accept (one rule, whichever job reads it)."""
+    value = raw.get("seed")
+    if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= MAX_SEED:  # others: the job says
+        origin = overridden.get("seed", source)
+        raise NasError(f"{origin}: seed: expected an integer from 0 to {MAX_SEED}, got {value!r}")
 
 
 def is_main_process() -> bool:
@@ -60,14 +73,23 @@ def run(
     job = select_job(raw, source=source, overridden=overridden, echo=echo)
     out = Path(out)
     if not seeds:
-        return [job.run(job.load_config(raw, source=source, overridden=overridden), out, progress=progress, echo=echo)]
+        config = job.load_config(raw, source=source, overridden=overridden)
+        with lock.hold(out):  # one process per run directory, whatever the job
+            return [job.run(config, out, progress=progress, echo=echo)]
     flags = {**overridden, "seed": "--seeds"}
     configs = [job.load_config(apply_overrides(raw, {"seed": s}), source=source, overridden=flags) for s in seeds]
-    results = []
-    for seed, config in zip(seeds, configs):
-        run_dir = out / f"seed-{seed}"
-        echo(f"== seed {seed}: {run_dir}")
-        results.append(job.run(config, run_dir, progress=progress, echo=echo))
+    with lock.hold(out):
+        results = []
+        for seed, config in zip(seeds, configs):
+            run_dir = out / f"seed-{seed}"
+            echo(f"== seed {seed}: {run_dir}")
+            with lock.hold(run_dir):  # also against a single-seed run into OUT/seed-N
+                results.append(job.run(config, run_dir, progress=progress, echo=echo))
+        return _agreement(seeds, results, out, echo)
+
+
+def _agreement(seeds: Sequence[int], results: list[SearchResult], out: Path, echo: Echo) -> list[SearchResult]:
+    """Write (on the main process) and print how far the seeds' searches agree."""
     if is_main_process():
         report = seed_agreement({s: r.run_dir for s, r in zip(seeds, results)})
         write_json(out / "agreement.json", report)

@@ -12,10 +12,17 @@ database race to create Optuna's tables; the loser retries (the tables then exis
 trial a killed process was running stays RUNNING in the study (Optuna's heartbeats only
 work with ``Study.optimize``, and the toolkit asks and tells); it is never counted as
 finished, and a rerun asks for a new trial in its place.
+
+A password is never written to a run directory: configs are saved with
+:func:`without_password`, and the storage object (which Ray Tune pickles into the
+experiment state) holds the URL without it. The password comes, at run time, from the URL
+given (``--storage``), else ``$NAS_STORAGE_URL`` when it names the same database, else
+libpq's own ``PGPASSWORD`` or ``~/.pgpass``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from typing import Any
@@ -39,9 +46,83 @@ def mask_password(text: str) -> str:
     return re.sub(r"(://[^:/@\s]*):[^@\s]*@", r"\1:***@", text)
 
 
+#: Environment variable that may hold the storage URL with its password (never saved).
+URL_ENV = "NAS_STORAGE_URL"
+_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
+#: Passwords this process was given, by the URL without them (for storage objects Ray unpickles).
+_PASSWORDS: dict[str, str] = {}
+
+
+def without_password(url: str) -> str:
+    """``url`` without the password of its ``user:password@`` part (what may be written to disk)."""
+    return _PASSWORD.sub(r"\1@", url)
+
+
+def remember_password(url: str) -> str:
+    """Keep ``url``'s password in this process (for the storage objects a restore unpickles); the URL without it."""
+    bare = without_password(url)
+    if bare != url:
+        try:
+            from sqlalchemy.engine import make_url
+
+            password = make_url(url).password
+        except Exception:  # malformed: open_storage says so
+            return bare
+        if password:
+            _PASSWORDS[bare] = str(password)
+    return bare
+
+
+def _password_for(bare: str) -> str | None:
+    """The password for a password-free URL: given to this process, else ``$NAS_STORAGE_URL``'s."""
+    if bare in _PASSWORDS:
+        return _PASSWORDS[bare]
+    env = os.environ.get(URL_ENV, "")
+    if env and without_password(env).replace("postgres://", "postgresql://", 1) == bare.replace(
+        "postgres://", "postgresql://", 1
+    ):
+        remember_password(env)
+        return _PASSWORDS.get(without_password(env))
+    return None  # libpq then reads PGPASSWORD or ~/.pgpass
+
+
+def _storage_class() -> type:
+    import optuna
+
+    class PasswordFreeStorage(optuna.storages.RDBStorage):
+        """An RDBStorage whose pickled form (in Ray Tune's experiment state) holds no password."""
+
+        def __getstate__(self) -> dict[Any, Any]:
+            state = super().__getstate__()
+            kwargs = dict(state.get("engine_kwargs") or {})
+            kwargs["connect_args"] = {k: v for k, v in kwargs.get("connect_args", {}).items() if k != "password"}
+            state["engine_kwargs"] = kwargs
+            return state
+
+        def __setstate__(self, state: dict[Any, Any]) -> None:
+            password = _password_for(state["url"])
+            if password is not None:
+                kwargs = dict(state.get("engine_kwargs") or {})
+                kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "password": password}
+                state["engine_kwargs"] = kwargs
+            super().__setstate__(state)
+
+    PasswordFreeStorage.__module__ = __name__
+    PasswordFreeStorage.__qualname__ = "PasswordFreeStorage"
+    return PasswordFreeStorage
+
+
+def __getattr__(name: str) -> Any:
+    # The class subclasses optuna's (a slow import): made on first use, and found here by unpickling.
+    if name == "PasswordFreeStorage":
+        cls = _storage_class()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)
+
+
 def open_storage(url: str, field: str) -> Any:
     """An ``optuna.storages.RDBStorage`` for ``url``, or a one-line :class:`NasError` naming ``field``."""
-    import optuna
     import sqlalchemy.exc
     from sqlalchemy.engine import make_url
 
@@ -55,17 +136,32 @@ def open_storage(url: str, field: str) -> Any:
         parsed = parsed.set(drivername="postgresql")
     backend = parsed.get_backend_name()
     server = backend != "sqlite"
+    if not server and parsed.database in (None, "", ":memory:"):
+        raise NasError(
+            f"{field}: {_shown(parsed)} is an in-memory SQLite database, lost when the search ends (it cannot be "
+            "resumed or shared); give sqlite:///PATH, or no storage for the run directory's optuna.db"
+        )
     if server and not parsed.host:
         raise NasError(f"{field}: storage URL {_shown(parsed)} names no host (expected {EXPECTED})")
     if server and not parsed.database:
         raise NasError(f"{field}: storage URL {_shown(parsed)} names no database (expected {EXPECTED})")
     engine_kwargs: dict[str, Any] = {}
+    connect_args: dict[str, Any] = {}
     if backend == "postgresql":
-        engine_kwargs = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}, "pool_pre_ping": True}
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_S}
+        engine_kwargs = {"pool_pre_ping": True}
+    bare_url = parsed.set(password=None).render_as_string(hide_password=False)
+    password = parsed.password if parsed.password is not None else _password_for(bare_url)
+    if password is not None:
+        _PASSWORDS[bare_url] = str(password)
+        connect_args["password"] = str(password)
+    if connect_args:
+        engine_kwargs["connect_args"] = connect_args
+    storage_class = globals().get("PasswordFreeStorage") or __getattr__("PasswordFreeStorage")
     try:
         for attempt in range(CREATE_ATTEMPTS):
             try:
-                return optuna.storages.RDBStorage(parsed.render_as_string(hide_password=False), engine_kwargs)
+                return storage_class(bare_url, engine_kwargs)
             except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as exc:
                 racing = any(s in str(exc).lower() for s in ("duplicate key", "already exists"))
                 if not racing or attempt == CREATE_ATTEMPTS - 1:

@@ -51,7 +51,7 @@ class TrainConfig(BaseModel):
     within an epoch, as the DARTS reference code does.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
     # -- identity of the run ------------------------------------------------
     seed: Seed = Field(0, description="seeds python, numpy, torch and the data order (0 to 2**32-1)")
@@ -194,6 +194,8 @@ def describe_error(exc: ValidationError, model: type[BaseModel] = TrainConfig) -
         expected = "an integer"
     elif kind in ("float_type", "float_parsing"):
         expected = "a number"
+    elif kind == "finite_number":
+        expected = "a finite number"
     elif kind in ("bool_type", "bool_parsing"):
         expected = "true or false"
     elif kind in ("string_type",):

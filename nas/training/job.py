@@ -8,6 +8,7 @@ the same job again resumes or reports what is already finished.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ from nas.data import load_dataset, resolve_data_dir
 from nas.errors import NasError
 from nas.genotypes.codec import from_dict, save_genotype
 from nas.recipes import load_recipe
+from nas.runs import lock
 from nas.runs.atomic import write_json
 from nas.runs.rng import seed_everything
 from nas.tools.finetune import TRANSFER_FILE, finetune_args, prepare_finetune, refuse_finetuning_run
@@ -81,38 +83,46 @@ def train_job(
     init, mode = finetune_args(init_from, finetune)
     data = load_dataset(loaded.dataset, data_dir, download=download)
     meta = {"recipe": loaded.name, "recipe_description": loaded.description, "arguments": dict(arguments or {})}
-    rows = []
-    for seed, config in zip(seeds, configs):
-        run_dir = out if len(seeds) == 1 else out / f"seed-{seed}"
-        seed_everything(seed)
-        net = build_model(spec, num_classes=data.num_classes, in_channels=data.in_channels, image_size=data.image_size)
-        transfer = prepare_finetune(net, run_dir, init, mode) if init is not None else None
-        if transfer is None:
-            refuse_finetuning_run(run_dir)
-        if progress:
-            say(f"training {describe_spec(spec)} (seed {seed}) with recipe {loaded.name} -> {run_dir}")
-        run_meta = meta if transfer is None else {**meta, "finetune": transfer}
-        result = train(
-            net,
-            data,
-            config,
-            run_dir,
-            progress=progress,
-            model_spec=spec,
-            data_dir=resolve_data_dir(data_dir),
-            meta=run_meta,
-            extend=extend,
-        )
-        if result.already_complete:
-            say(f"{run_dir}: already complete; not retraining (delete it to train again)")
-        if spec["source"] == "genotype" and not (run_dir / "genotype.json").exists():
-            save_genotype(from_dict(spec["genotype"], source="model spec"), run_dir / "genotype.json")
-        row = {"seed": seed, "run_dir": str(run_dir), **result.to_dict()}
-        if transfer is not None:
-            write_json(run_dir / TRANSFER_FILE, transfer)
-            row["finetune"] = {k: transfer[k] for k in ("init_from", "weights", "mode", "summary")}
-        rows.append(row)
-    summary = _summary(spec, loaded, seeds, rows, out) if len(seeds) > 1 else None
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(lock.hold(out, warn=say))  # one process per run directory
+        rows = []
+        for seed, config in zip(seeds, configs):
+            run_dir = out if len(seeds) == 1 else out / f"seed-{seed}"
+            seed_lock = stack.enter_context(contextlib.ExitStack())
+            if run_dir != out:  # against a single-seed run into OUT/seed-N too
+                seed_lock.enter_context(lock.hold(run_dir, warn=say))
+            seed_everything(seed)
+            net = build_model(
+                spec, num_classes=data.num_classes, in_channels=data.in_channels, image_size=data.image_size
+            )
+            transfer = prepare_finetune(net, run_dir, init, mode) if init is not None else None
+            if transfer is None:
+                refuse_finetuning_run(run_dir)
+            if progress:
+                say(f"training {describe_spec(spec)} (seed {seed}) with recipe {loaded.name} -> {run_dir}")
+            run_meta = meta if transfer is None else {**meta, "finetune": transfer}
+            result = train(
+                net,
+                data,
+                config,
+                run_dir,
+                progress=progress,
+                model_spec=spec,
+                data_dir=resolve_data_dir(data_dir),
+                meta=run_meta,
+                extend=extend,
+            )
+            if result.already_complete:
+                say(f"{run_dir}: already complete; not retraining (delete it to train again)")
+            if spec["source"] == "genotype" and not (run_dir / "genotype.json").exists():
+                save_genotype(from_dict(spec["genotype"], source="model spec"), run_dir / "genotype.json")
+            row = {"seed": seed, "run_dir": str(run_dir), **result.to_dict()}
+            if transfer is not None:
+                write_json(run_dir / TRANSFER_FILE, transfer)
+                row["finetune"] = {k: transfer[k] for k in ("init_from", "weights", "mode", "summary")}
+            rows.append(row)
+            seed_lock.close()
+        summary = _summary(spec, loaded, seeds, rows, out) if len(seeds) > 1 else None
     return TrainJobResult(describe_spec(spec), loaded.name, data.name, rows, summary)
 
 

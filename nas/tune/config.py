@@ -37,6 +37,7 @@ from nas.controllers import ControllerOptions, OptionsByController, controller_c
 from nas.controllers.optuna_controller import OptunaController
 from nas.errors import NasError
 from nas.registry import normalize
+from nas.search_jobs.storage import without_password
 from search_spaces import get_space
 
 RUN_ONLY_FIELDS: frozenset[str] = frozenset(
@@ -57,7 +58,7 @@ RUN_ONLY_FIELDS: frozenset[str] = frozenset(
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TrialConfig(_Section):
@@ -191,6 +192,10 @@ class SearchConfig(_Section):
         """Size budgets (``params``/``flops`` -> maximum) a trial must meet to be exported."""
         return self.optuna_options.constraints if self.optuna_options is not None else {}
 
+    def saved(self) -> dict[str, Any]:
+        """The config as written to the run directory: storage URLs without their password."""
+        return scrub_passwords(self.model_dump(mode="json"))
+
     def compared(self) -> dict[str, Any]:
         """What defines what the search computes (checked on resume): all but where and how fast it runs.
 
@@ -199,15 +204,29 @@ class SearchConfig(_Section):
         return compared_part(self.model_dump(mode="json"))
 
 
+def scrub_passwords(value: Any) -> Any:
+    """``value`` with the password taken out of every URL in it (a run directory never holds one)."""
+    if isinstance(value, Mapping):
+        return {k: scrub_passwords(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_passwords(v) for v in value]
+    if isinstance(value, str) and "://" in value:
+        return without_password(value)
+    return value
+
+
 def compared_part(dumped: Mapping[str, Any]) -> dict[str, Any]:
     """The compared fields of a dumped (or saved) config; the chosen controller's options resolved.
 
     Also reads the ``compared`` part that earlier versions saved (all controllers' options, as given).
+    Storage URLs are compared without their password (which is never saved).
     """
-    part = {k: v for k, v in dumped.items() if k not in RUN_ONLY_FIELDS}
+    part = {k: v for k, v in scrub_passwords(dumped).items() if k not in RUN_ONLY_FIELDS}
     name = controller_class(part["controller"]).name
     part["options"] = {
-        name: OptionsByController.model_validate(part.get("options") or {}).of(name).model_dump(mode="json")
+        name: scrub_passwords(
+            OptionsByController.model_validate(part.get("options") or {}).of(name).model_dump(mode="json")
+        )
     }
     return part
 

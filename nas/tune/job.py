@@ -18,10 +18,11 @@ a finished search reports it again (``already_finished``) without running a tria
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,9 @@ from nas.recipes import load_recipe
 from nas.runs.atomic import read_json, remove_leftovers, write_json
 from nas.runs.rundir import RunStatus, check_run_dir
 from nas.search_jobs.job import Echo, SearchResult
+from nas.search_jobs.storage import open_storage, remember_password
 from nas.trainer import TrainConfig
+from nas.tune import orphans, trust
 from nas.tune.config import SearchConfig, compared_part, load_config
 from nas.tune.outputs import Outputs, write_outputs
 from nas.tune.session import check_address, ray_session
@@ -141,7 +144,7 @@ def open_run_dir(config: SearchConfig, run_dir: Path) -> tuple[str, RunStatus]:
     )
     if status == "new":
         run_id = uuid.uuid4().hex[:12]
-        doc = {"run_id": run_id, "config": config.model_dump(mode="json"), "compared": config.compared()}
+        doc = {"run_id": run_id, "config": config.saved(), "compared": config.compared()}
         write_json(run_dir / CONFIG_FILE, doc)
         return run_id, status
     for directory in (run_dir, *sorted((run_dir / "trials").glob("*"))):
@@ -157,6 +160,8 @@ def open_run_dir(config: SearchConfig, run_dir: Path) -> tuple[str, RunStatus]:
 def run(config: SearchConfig, run_dir: str | Path, *, progress: bool = True, echo: Echo = print) -> SearchResult:
     """Run, resume or report one search into ``run_dir``."""
     run_dir = Path(run_dir).absolute()
+    if config.optuna_options is not None and config.optuna_options.storage:
+        remember_password(config.optuna_options.storage)  # for the storage objects a restore unpickles
     tabular = config.trial.kind == "nb201_table"
     table = table_path(config) if tabular else None
     data_dir = None if tabular else str(resolve_data_dir(config.data_dir))
@@ -168,8 +173,12 @@ def run(config: SearchConfig, run_dir: str | Path, *, progress: bool = True, ech
     if config.address is not None:
         check_address(config.address)
     config.controller_options.check_resources()  # e.g. proxy_evolution's score table
+    if config.optuna_options is not None and config.optuna_options.storage:
+        open_storage(config.optuna_options.storage, "options.optuna.storage").engine.dispose()  # down: fail now
     run_dir.mkdir(parents=True, exist_ok=True)
     run_id, status = open_run_dir(config, run_dir)
+    orphans.cleanup(run_dir, say=echo)  # Ray processes a killed run of this directory left behind
+    trust.verify(run_dir, run_dir / "tune")  # before Ray starts, and before anything is unpickled
     before = _previous_summary(run_dir) if status == "complete" else {}
     settings = trial_settings(config, run_dir, table, data_dir)
     started = time.perf_counter()
@@ -205,7 +214,7 @@ def _run_experiment(
     from nas.tune.progress import trial_output
     from nas.tune.tuner import make_tuner
 
-    with ray_session(config, run_dir) as session:
+    with ray_session(config, run_dir) as session, _recording_digests(run_dir):
         # Restoring warns about trials without Tune's own result files (we do not write them).
         logging.getLogger("ray.tune").setLevel(logging.ERROR)
         tuner, restored = make_tuner(config, run_dir, run_id, settings, epochs)
@@ -217,6 +226,16 @@ def _run_experiment(
         with trial_output(echo, progress=progress, total=total):
             results = tuner.fit()
         return write_outputs(config, run_dir, results)
+
+
+@contextlib.contextmanager
+def _recording_digests(run_dir: Path) -> Iterator[None]:
+    """Record the digests of what Tune saves into ``run_dir`` (see :mod:`nas.tune.trust`)."""
+    trust.begin(run_dir)
+    try:
+        yield
+    finally:
+        trust.end()
 
 
 def _result(config: SearchConfig, run_dir: Path, outputs: Outputs, already_finished: bool, echo: Echo) -> SearchResult:

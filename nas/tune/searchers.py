@@ -46,6 +46,7 @@ from nas.metrics import count_flops, count_parameters
 from nas.nb201_protocol import BudgetedSearch
 from nas.nb201_table import NB201Table
 from nas.runs.atomic import read_json, write_json
+from nas.tune import trust
 from search_spaces import get_space
 
 #: The metric every trial reports and searchers maximise: best validation top-1 so far (%).
@@ -200,6 +201,10 @@ class ControllerSearcher(Searcher):
         self.num_suggested = int(state["num_suggested"])
         self.finished = bool(state["finished"])
 
+    def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
+        trust.note_staging_dir(checkpoint_dir)  # the digests of this save are recorded from there
+        super().save_to_dir(checkpoint_dir, session_str)
+
     def save(self, checkpoint_path: str) -> None:
         """Tune's experiment checkpoint (at most every ``experiment_checkpoint_s``, and at the end)."""
         state = self.get_state()
@@ -297,6 +302,10 @@ class NasOptunaSearch(OptunaSearch):
     def set_max_concurrency(self, max_concurrent: int) -> bool:
         self.max_concurrent = max_concurrent
         return True
+
+    def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
+        trust.note_staging_dir(checkpoint_dir)  # see ControllerSearcher.save_to_dir
+        super().save_to_dir(checkpoint_dir, session_str)
 
     @property
     def study(self) -> optuna.Study:

@@ -2,7 +2,7 @@
 
 Locally an embedded Ray instance is started with quiet, self-contained settings (no
 usage stats, no dashboard, no ``~/ray_results``), its session files under
-``RUN_DIR/ray`` (through a short ``/tmp`` symlink when the run directory's path is too
+``RUN_DIR/ray`` (mode 0o700; through a short ``/tmp`` symlink when the run directory's path is too
 long for Ray's socket names), and shut down at the end. With ``address`` the driver
 joins a cluster started with ``ray start`` instead, after checking that something
 answers there, so a typo fails in seconds rather than after Ray's own timeout.
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from nas.errors import NasError
 from nas.runs.atomic import one_line
+from nas.tune import orphans
 from nas.tune.config import SearchConfig
 
 #: Ray's socket paths (``TMP/session_<date>_<pid>/sockets/plasma_store``) must fit in 107 bytes.
@@ -60,13 +61,18 @@ def check_address(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
 
 
 def ray_tmpdir(config: SearchConfig, run_dir: Path) -> tuple[str, Path | None]:
-    """Ray's temp dir: ``RUN_DIR/ray``, reached through a short ``/tmp`` symlink when needed (returned too)."""
+    """Ray's temp dir: ``RUN_DIR/ray/t``, reached through a short ``/tmp`` symlink when needed (returned too).
+
+    Ray makes its temp dir (and the session's socket directory) mode 0o777; ``RUN_DIR/ray``
+    around it is created 0o700, so no other user reaches the sockets or the logs.
+    """
     if config.ray_tmpdir:
         return str(Path(config.ray_tmpdir).absolute()), None
     target = run_dir / "ray"
-    target.mkdir(parents=True, exist_ok=True)
-    if len(str(target)) <= MAX_RAY_TMPDIR:
-        return str(target), None
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private(target)
+    if len(str(target / "t")) <= MAX_RAY_TMPDIR:
+        return str(target / "t"), None
     # One link name per run directory, so a run killed before it could remove its link
     # leaves a single stale link that the rerun takes over.
     digest = hashlib.sha1(str(target).encode("utf-8")).hexdigest()[:12]
@@ -77,7 +83,13 @@ def ray_tmpdir(config: SearchConfig, run_dir: Path) -> tuple[str, Path | None]:
         link = Path(tempfile.mkdtemp(prefix="nas-ray-"))
         link.rmdir()
     link.symlink_to(target, target_is_directory=True)
-    return str(link), link
+    return str(link / "t"), link
+
+
+def private(directory: str | Path) -> None:
+    """Make ``directory`` its owner's alone (mode 0o700)."""
+    with contextlib.suppress(OSError):
+        os.chmod(Path(directory).resolve(), 0o700)
 
 
 def _environment(config: SearchConfig) -> dict[str, str]:
@@ -127,6 +139,8 @@ def ray_session(config: SearchConfig, run_dir: Path) -> Iterator[RaySession]:
             if not ray.is_initialized():
                 _init(config, env.get("RAY_TMPDIR"))
                 started = True
+                if config.address is None and env.get("RAY_TMPDIR"):
+                    orphans.record(run_dir, env["RAY_TMPDIR"])  # what to end if this driver is killed
             try:
                 resources = {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}
                 _check_resources(config, resources)
@@ -134,6 +148,7 @@ def ray_session(config: SearchConfig, run_dir: Path) -> Iterator[RaySession]:
             finally:
                 if started:
                     ray.shutdown()
+                    orphans.forget(run_dir)
     finally:
         if link is not None:
             with contextlib.suppress(OSError):

@@ -23,8 +23,8 @@ from ray.tune.search import Searcher
 from nas.controllers.optuna_controller import OptunaController, study_seed
 from nas.errors import NasError
 from nas.runs.atomic import one_line
-from nas.search_jobs.storage import open_storage
-from nas.tune import trainable
+from nas.search_jobs.storage import open_storage, remember_password
+from nas.tune import trainable, trust
 from nas.tune.config import SearchConfig
 from nas.tune.progress import TrialLines
 from nas.tune.searchers import METRIC, ControllerSearcher, NasOptunaSearch, TableProtocol, define_by_run
@@ -44,11 +44,15 @@ def controller_searcher(config: SearchConfig, run_dir: Path, table_path: str | N
     protocol = None
     if table_path is not None:
         protocol = TableProtocol(table_path, config.trial.budget_s, config.trial.max_stale, config.trial.skip_known)
+    options = config.controller_options
+    if isinstance(options, OptunaController.Options) and options.storage:
+        # the searcher is pickled into Tune's state: its URL without the password (kept in this process)
+        options = options.model_copy(update={"storage": remember_password(options.storage)})
     return ControllerSearcher(
         config.controller,
         config.space,
         seed=config.seed,
-        options=config.controller_options,
+        options=options,
         max_trials=config.num_trials,
         max_concurrent=config.workers,
         protocol=protocol,
@@ -114,6 +118,14 @@ def scheduler(config: SearchConfig, epochs: int | None) -> TrialScheduler | None
     return HyperBandScheduler(time_attr="epoch", max_t=max_t, reduction_factor=config.scheduler.reduction_factor)
 
 
+class DigestRecorder(tune.Callback):
+    """Records the digests of each save of the experiment state: Tune asks callbacks for state last."""
+
+    def get_state(self) -> dict[str, Any] | None:
+        trust.record_staged()
+        return None  # nothing of ours to save (and so no callback pickle for Tune to write)
+
+
 def _restore(experiment: Path, fn: Any, resume_errored: bool) -> tune.Tuner:
     try:
         return tune.Tuner.restore(str(experiment), trainable=fn, resume_errored=resume_errored)
@@ -145,8 +157,11 @@ def make_tuner(
         tune.with_parameters(fn, settings=settings), {"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial}
     )
     experiment = run_dir / "tune"
+    trust.verify(run_dir, experiment)  # again (nas.tune.job checked before Ray started): before Tune unpickles
     if tune.Tuner.can_restore(str(experiment)):
-        return _restore(experiment, fn, config.resume_errored), True
+        restored = _restore(experiment, fn, config.resume_errored)
+        trust.record_tuner(run_dir, experiment)
+        return restored, True
     tabular = config.trial.kind == "nb201_table"
     tune_config = tune.TuneConfig(
         search_alg=searcher(config, run_dir, run_id, settings.table),
@@ -163,6 +178,8 @@ def make_tuner(
         verbose=0,
         failure_config=tune.FailureConfig(max_failures=config.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
-        callbacks=[TrialLines()],
+        callbacks=[TrialLines(), DigestRecorder()],
     )
-    return tune.Tuner(fn, tune_config=tune_config, run_config=run_config), False
+    tuner = tune.Tuner(fn, tune_config=tune_config, run_config=run_config)
+    trust.record_tuner(run_dir, experiment)
+    return tuner, False
