@@ -59,7 +59,7 @@ EDITS = [
     "their 'valid'); their SearchDataset, DataLoaders (shuffle, batch 64, valid batch 512) are unchanged "
     "except num_workers=0.",
     "PyTorch compatibility: xautodl.utils.obtain_accuracy is replaced by an equivalent top-k accuracy (theirs "
-    "calls .view(-1) on a non-contiguous tensor, an error in PyTorch >= 1.x's current releases; same numbers).",
+    "calls .view(-1) on a non-contiguous tensor, an error in current PyTorch; same numbers).",
     "nats_bench is not installed: a stub module stands in for `from nats_bench import create`; we pass "
     "--use_api 0, so it is never called.",
     "Options of theirs set to our CPU size: --channel 8 --num_cells 3 --overwite_epochs 15 (their defaults: "

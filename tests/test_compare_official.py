@@ -188,4 +188,4 @@ def test_the_result_writer_gives_json_and_markdown(tmp_path: Path) -> None:
     assert "| gdas | 0 | 10.00 | `|none~0|" in md and "| 11.50 | `|skip_connect~0|" in md
     assert "1. edit one" in md and "2. edit two" in md
     assert "f46486e" in md and "rows read from ws.json (not rerun)" in md
-    assert "Not run (missing): gdas seed 4 (failed)" in md
+    assert "Their searches not run or failed: gdas seed 4 (failed)." in md
