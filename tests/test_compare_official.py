@@ -1,0 +1,191 @@
+"""benchmarks/compare_official_nb201.py: the parts that need no checkout of the authors' code.
+
+Argument errors are one line (exit 2 on the command line), their genotype becomes a validated
+NB201 string, the statistics call a difference beyond noise only when both tests say so, and the
+result writer produces a .json with command/date/machine and a .md with every seed and edit.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nas.errors import NasError
+from nas.genotypes.types import NB201_OPS
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import _official_nb201_runner as runner  # noqa: E402
+import compare_official_nb201 as cmp  # noqa: E402
+
+
+def test_a_path_that_is_not_a_checkout_is_one_line_naming_the_option(tmp_path: Path) -> None:
+    (tmp_path / "exps").mkdir()
+    with pytest.raises(NasError, match=r"^--official: .* is not a checkout of D-X-Y/AutoDL-Projects \(no exps/"):
+        cmp.check_official(tmp_path)
+
+
+def test_a_checkout_layout_is_accepted(tmp_path: Path) -> None:
+    for rel in ("exps/NATS-algos/search-cell.py", "xautodl/models/cell_searchs/generic_model.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("# placeholder\n")
+    assert cmp.check_official(tmp_path) == tmp_path.resolve()
+
+
+def test_the_command_exits_2_with_one_line_when_the_path_is_not_a_checkout(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "compare_official_nb201.py"), "--official", str(tmp_path)]
+        + ["--data-dir", str(tmp_path), "--results", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --official: ")
+    assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "option"),
+    [("0,x", "--seeds"), ("", "--seeds"), ("1,1", "--seeds"), ("-1", "--seeds")],
+)
+def test_bad_seeds_are_one_line(text: str, option: str) -> None:
+    with pytest.raises(NasError, match=f"^{option}: "):
+        cmp.parse_seeds(text)
+
+
+def test_seeds_and_algos_parse() -> None:
+    assert cmp.parse_seeds("0,1, 2") == [0, 1, 2]
+    assert cmp.parse_algos("GDAS, darts-v1") == ["gdas", "darts-v1"]
+    with pytest.raises(NasError, match=r"^--algos: expected some of gdas, darts-v1, got 'enas'$"):
+        cmp.parse_algos("enas")
+
+
+def test_their_nodes_become_the_table_string() -> None:
+    nodes = [
+        [["skip_connect", 0]],
+        [["nor_conv_3x3", 0], ["none", 1]],
+        [["avg_pool_3x3", 0], ["nor_conv_1x1", 1], ["skip_connect", 2]],
+    ]
+    assert cmp.nodes_to_nb201(nodes) == (
+        "|skip_connect~0|+|nor_conv_3x3~0|none~1|+|avg_pool_3x3~0|nor_conv_1x1~1|skip_connect~2|"
+    )
+
+
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        [[["skip_connect", 0]], [["none", 0]]],  # node 2 lacks its edge from node 1
+        [[["sep_conv_3x3", 0]], [["none", 0], ["none", 1]], [["none", 0], ["none", 1], ["none", 2]]],
+        [[["none", 0, 1]]],
+    ],
+)
+def test_a_genotype_outside_the_space_is_an_error(nodes: Any) -> None:
+    with pytest.raises(NasError):
+        cmp.nodes_to_nb201(nodes)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.sampled_from(list(NB201_OPS)), min_size=6, max_size=6))
+def test_every_cell_of_the_space_converts_to_its_string(ops: list[str]) -> None:
+    it = iter(ops)
+    nodes = [[(next(it), j) for j in range(i)] for i in range(1, 4)]
+    expected = "+".join("|" + "|".join(f"{op}~{j}" for op, j in node) + "|" for node in nodes)
+    assert cmp.nodes_to_nb201(nodes) == expected
+
+
+def test_clearly_separated_seeds_are_beyond_noise() -> None:
+    ours = [93.1, 93.4, 92.9, 93.2, 93.0]
+    theirs = [54.3, 60.1, 70.2, 58.4, 66.0]
+    out = cmp.compare(ours, theirs)
+    assert out["beyond_noise"] is True
+    # No ties: the exact two-sided p of a complete separation of 5 and 5 is 2/252.
+    assert out["mannwhitney_p"] == pytest.approx(2 / 252, abs=1e-4)
+    assert out["permutation_p"] == pytest.approx(2 / 252, abs=1e-4)
+    assert out["mean_difference"] == pytest.approx(sum(ours) / 5 - sum(theirs) / 5, abs=1e-3)
+    assert out["verdict"].startswith("beyond noise: ours above theirs")
+    assert out["ours"]["n"] == 5 and out["theirs"]["min"] == 54.3
+
+
+def test_overlapping_seeds_are_within_noise() -> None:
+    out = cmp.compare([88.4, 55.8, 79.0, 87.2, 54.3], [85.0, 60.2, 75.1, 90.3, 54.3])
+    assert out["beyond_noise"] is False
+    assert out["mannwhitney_p"] > 0.5 and out["permutation_p"] > 0.5
+    assert out["verdict"].startswith("within noise")
+
+
+def test_one_seed_a_side_is_an_error() -> None:
+    with pytest.raises(NasError, match="^compare: need at least 2 seeds a side"):
+        cmp.compare([93.0], [92.0])
+
+
+def _ours_file(tmp_path: Path) -> Path:
+    runs = [
+        {"method": "GDAS", "seed": s, "cell": "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "search_time_s": 1.0}
+        for s in (0, 1)
+    ]
+    path = tmp_path / "ws.json"
+    path.write_text(json.dumps({"date": "2026-12-03", "machine": {"git_commit": "abc"}, "runs": runs}))
+    return path
+
+
+def test_our_rows_are_read_and_a_missing_one_is_named(tmp_path: Path) -> None:
+    path = _ours_file(tmp_path)
+    rows = cmp.read_ours(path, ["gdas"], [0, 1])
+    assert set(rows) == {("gdas", 0), ("gdas", 1)}
+    assert "read from" in rows[("gdas", 0)]["source"] and "abc" in rows[("gdas", 0)]["source"]
+    with pytest.raises(NasError, match=r"no row for method 'DARTS 1st order' seed 0$"):
+        cmp.read_ours(path, ["darts-v1"], [0])
+
+
+def test_their_command_line_sets_only_the_cpu_size_options() -> None:
+    official = Path("/x")
+    gdas = runner.their_argv(official, "gdas", 3, "/data", Path("/out"))
+    darts = runner.their_argv(official, "darts-v1", 3, "/data", Path("/out"))
+    for argv in (gdas, darts):
+        pairs = dict(zip(argv[1::2], argv[2::2], strict=False))
+        assert pairs["--channel"] == "8" and pairs["--num_cells"] == "3" and pairs["--overwite_epochs"] == "15"
+        assert pairs["--rand_seed"] == "3" and pairs["--use_api"] == "0"
+    assert "--arch_learning_rate" not in gdas
+    assert darts[darts.index("--arch_learning_rate") + 1] == "0.003"
+
+
+def test_the_result_writer_gives_json_and_markdown(tmp_path: Path) -> None:
+    summary = {"gdas": cmp.compare([88.4, 55.8, 79.0], [85.0, 60.2, 75.1])}
+    run = {
+        "algo": "gdas",
+        "seed": 0,
+        "ours_cell": "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+        "ours_c10_test": 10.0,
+        "theirs_cell": "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+        "theirs_c10_test": 11.5,
+        "theirs_search_wall_s": 240.0,
+    }
+    payload = {
+        "their_commit": "f46486e",
+        "ours_source": "rows read from ws.json (not rerun)",
+        "slice": "the slice",
+        "their_settings": "their settings",
+        "edits": ["edit one", "edit two"],
+        "summary": summary,
+        "runs": [run],
+        "not_run": ["gdas seed 4 (failed)"],
+    }
+    jpath, mpath = cmp.write_results(tmp_path / "cmp", payload)
+    doc = json.loads(jpath.read_text())
+    assert {"command", "date", "machine"} <= set(doc) and doc["runs"][0]["theirs_c10_test"] == 11.5
+    md = mpath.read_text()
+    assert "| gdas | 3 | 74.40 ± 16.78 | 73.43 ± 12.48 | +0.97 |" in md
+    assert "| gdas | 0 | 10.00 | `|none~0|" in md and "| 11.50 | `|skip_connect~0|" in md
+    assert "1. edit one" in md and "2. edit two" in md
+    assert "f46486e" in md and "rows read from ws.json (not rerun)" in md
+    assert "Their searches not run or failed: gdas seed 4 (failed)." in md
