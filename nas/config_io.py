@@ -197,7 +197,7 @@ def _describe(err: Mapping[str, Any], model: type[BaseModel]) -> tuple[str, str]
             return path, f"expected a non-negative integer, got {got_text}"
         if not is_int and kind == "greater_than" and ctx.get("gt") == 0:
             return path, f"expected a positive number, got {got_text}"
-        return path, f"expected a {'integer' if is_int else 'number'} {bounds}, got {got_text}"
+        return path, f"expected {'an integer' if is_int else 'a number'} {bounds}, got {got_text}"
     message = str(err.get("msg", "invalid value"))
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
