@@ -145,7 +145,8 @@ def test_no_module_imports_private_names_of_another_package() -> None:
 
 def test_plain_types_import_nothing_of_nas_but_errors() -> None:
     graph = _graph()
-    assert graph["nas.genotypes.types"] <= {"nas.errors"}
+    assert graph["nas.genotypes.types"] <= {"nas.errors", "nas.genotypes.vocab"}
+    assert graph["nas.genotypes.vocab"] == set()  # names only
     assert graph["nas.genotypes.codec"] <= {"nas.errors", "nas.genotypes.types"}
 
 
