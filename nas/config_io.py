@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from nas.errors import NasError
+from nas.limits import MAX_SEED  # re-exported: the one bound of seeds
 
 
 def no_bool(value: Any) -> Any:
@@ -37,8 +38,6 @@ FiniteFloat = Annotated[float, BeforeValidator(no_bool), Field(allow_inf_nan=Fal
 #: Largest config file read (a config is a few kB; ``--config /dev/zero`` must not eat memory).
 MAX_CONFIG_BYTES = 1 << 20
 
-#: Largest seed every library we seed accepts (numpy's legacy ``np.random.seed`` takes < 2**32).
-MAX_SEED = 2**32 - 1
 #: A random seed: an integer that python, numpy and torch all accept.
 Seed = Annotated[int, BeforeValidator(no_bool), Field(ge=0, le=MAX_SEED)]
 

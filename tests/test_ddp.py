@@ -98,10 +98,22 @@ class Toy(nn.Module):
         self.ops = nn.ModuleList([nn.Conv2d(4, 4, 3, padding=1), nn.Conv2d(4, 4, 1), nn.AvgPool2d(3, 1, 1)])
         self.alpha = nn.Parameter(1e-3 * torch.randn(2, 3))
         self.head = nn.Linear(4, num_classes)
+        self.sampler = None
+
+    # the supernet protocol of nas.darts.methods.base, as little as the loop and DARTS use
+    def set_sampler(self, sampler):
+        self.sampler = sampler
+
+    def cell_alphas(self):
+        return {"cell": self.alpha}
+
+    def edge_weights(self, cell_type):
+        return None
 
     def forward(self, x):
         h = torch.relu(self.stem(x))
-        for row in self.alpha.softmax(dim=-1):
+        weights = self.sampler(self.training)["cell"].weights
+        for row in weights:
             h = torch.relu(sum(w * op(h) for w, op in zip(row, self.ops)))
         return self.head(h.mean(dim=(2, 3)))
 
@@ -122,7 +134,7 @@ for order in ("first", "second"):
     with search_loop.determinism(config):
         search = search_loop.Search(config, ctx, torch.device("cpu"), save=lambda s: None, echo=print, progress=False)
         net = ddp.wrap(search.model, ctx, torch.device("cpu"))
-        hook = ddp.sync_optimizer_gradients(search.architect.optimizer, ctx)
+        hook = ddp.sync_optimizer_gradients(search.method.arch_optimizer(), ctx)
         out[order + "_alpha0"] = search.model.alpha.detach().clone()
         for epoch in range(2):
             search.epoch, search.step = epoch, 0
@@ -162,7 +174,7 @@ def _accumulated_reference(config_raw: dict[str, Any], world: int) -> dict[str, 
     """One process, first order, each step's gradients averaged over ``world`` half-batches (ghost BN)."""
     config = load_config(config_raw)
     search = Search(config, ddp.DistContext(), torch.device("cpu"), save=lambda s: None, echo=silent, progress=False)
-    model, arch, opt = search.model, search.architect, search.w_optimizer
+    model, arch, opt = search.model, search.method.architect, search.w_optimizer
     weights = list(model.weight_parameters())
     for group in opt.param_groups:
         group["lr"] = search._lr()

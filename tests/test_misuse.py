@@ -52,7 +52,7 @@ def darts_yaml(tmp_path: Path) -> Path:
         ("arch_optimizer.lr=.inf", "arch_optimizer.lr: expected a finite number, got .inf"),
         ("optimizer.lr=nan", "optimizer.lr: expected a"),
         ("optimizer.weight_decay=.inf", "optimizer.weight_decay: expected a finite number"),
-        ("gdas.tau_max=-.inf", "gdas.tau_max: expected a"),
+        ("optimizer.lr_min=-.inf", "optimizer.lr_min: expected a"),
         ("optimizer.lr=-1", "optimizer.lr: expected a positive number, got -1"),  # was "positive integer"
         ("val_fraction=0", "val_fraction: expected a fraction strictly between 0 and 1, got 0"),
     ],

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from nas.commands import Subcommands
-from nas.config_io import MAX_SEED
 from nas.errors import NasError
 from nas.genotypes import resolve
 from nas.genotypes.codec import to_darts_text, to_dict, to_json, to_nb201_string, to_text
 from nas.genotypes.resolve import parse_genotype
 from nas.genotypes.types import DartsGenotype, Genotype, NB201Genotype
+from nas.limits import MAX_SEED
 
 
 def register(sub: Subcommands) -> None:

@@ -148,6 +148,7 @@ class RunLock:
         """Take the lock, take over a stale one, or raise a one-line :class:`NasError` naming the owner."""
         if self.run_dir.exists() and not self.run_dir.is_dir():
             raise NasError(f"{self.run_dir}: is a file, expected a run directory")
+        self._made_dir = not self.run_dir.exists()  # a run refused before writing anything leaves no directory
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -218,6 +219,9 @@ class RunLock:
         if seen == self._data:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
+            if getattr(self, "_made_dir", False):
+                with contextlib.suppress(OSError):  # only an empty directory goes: nothing is lost
+                    self.run_dir.rmdir()
         self._data = None
 
 
