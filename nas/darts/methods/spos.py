@@ -17,6 +17,7 @@ The controller's seed is ``(seed, epoch)``, so a resumed run finds the same cell
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -121,8 +122,6 @@ class Spos(SearchMethod):
 
     def end_epoch(self, epoch: int, epochs: int, evaluator: Any) -> dict[str, Any]:
         """The epoch's candidate search (the full one after the last epoch, a short random one before)."""
-        import time
-
         cfg = self.config
         last = epoch + 1 >= epochs
         strategy = cfg.strategy if last else "random"  # type: ignore[attr-defined]
