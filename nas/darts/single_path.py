@@ -38,6 +38,7 @@ from nas.genotypes.types import (
     Genotype,
     NB201Genotype,
 )
+from nas.networks.darts_network import is_reduction
 from nas.networks.nb201_network import ResNetBasicblock, stage_plan
 from nas.ops import FactorizedReduce, ReLUConvBN, make_op
 
@@ -278,7 +279,7 @@ class DartsSinglePath(_SinglePathBase):
         self.cells = nn.ModuleList()
         red_prev = False
         for i in range(layers):
-            red = i in (layers // 3, 2 * layers // 3)
+            red = is_reduction(i, layers)
             C_curr = C_curr * 2 if red else C_curr
             cell = _DartsSinglePathCell(steps, multiplier, Cpp, Cp, C_curr, red, red_prev, self.ops, running_stats)
             self.cells.append(cell)

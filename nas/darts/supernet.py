@@ -45,6 +45,7 @@ from nas.darts.mixed_ops import (
 from nas.errors import NasError
 from nas.genotypes.types import DARTS_OPS, DARTS_SEARCH_OPS, DartsGenotype
 from nas.kernels import BatchNormOut
+from nas.networks.darts_network import is_reduction
 
 __all__ = ["DartsSupernet", "reference_names", "reference_state_dict", "WEIGHTINGS"]
 
@@ -199,7 +200,7 @@ class DartsSupernet(nn.Module):
         self.cells = nn.ModuleList()
         reduction_prev = False
         for i in range(layers):
-            reduction = i in (layers // 3, 2 * layers // 3)
+            reduction = is_reduction(i, layers)
             if reduction:
                 C_curr *= 2
             self.cells.append(

@@ -183,6 +183,14 @@ class AuxiliaryHeadCIFAR(nn.Module):
         return self.classifier(x.flatten(1))
 
 
+def is_reduction(i: int, layers: int) -> bool:
+    """Whether cell ``i`` of ``layers`` is a reduction cell (``layers // 3`` and ``2 * layers // 3``).
+
+    The DARTS skeleton, shared by the derived network and both kinds of search supernet.
+    """
+    return i in (layers // 3, 2 * layers // 3)
+
+
 class DartsNetwork(nn.Module):
     """DARTS ``NetworkCIFAR``: stem, ``layers`` cells (reductions at 1/3 and 2/3), classifier.
 
@@ -230,7 +238,7 @@ class DartsNetwork(nn.Module):
         reduction_prev = False
         C_to_auxiliary = C_prev
         for i in range(layers):
-            reduction = i in (layers // 3, 2 * layers // 3)
+            reduction = is_reduction(i, layers)
             if reduction:
                 C_curr *= 2
             edges, concat = (

@@ -17,7 +17,6 @@ whole search (the alphas never move); ``fix_alpha: true`` also freezes them whil
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -31,6 +30,7 @@ from nas.darts.derive import num_darts_edges
 from nas.darts.methods.base import CellArch
 from nas.darts.selection.base import Selection, SelectionConfig, SelectionContext
 from nas.genotypes.types import DartsGenotype, Genotype, NB201Genotype
+from nas.training.loop import lr_at
 
 __all__ = ["DartsPT", "DartsPTConfig"]
 
@@ -132,7 +132,7 @@ class DartsPT(Selection):
         for _ in range(cfg.tune_epochs):
             lr = lr0
             if search.space == "darts":  # cosine to lr_min over all tuning epochs (sota/cnn/projection.py)
-                lr = opt.lr_min + 0.5 * (lr0 - opt.lr_min) * (1 + math.cos(math.pi * epoch / max(total, 1)))
+                lr = lr_at(epoch, total, 0, lr0, opt.lr_min)
             for group in sgd.param_groups:
                 group["lr"] = lr
             ctx.train_loader.set_epoch(1_000 + epoch)
