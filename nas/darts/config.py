@@ -156,7 +156,7 @@ class DartsSearchConfig(_Section):
         try:
             name = METHODS.canonical(method.get("name", "darts"))
         except NasError as exc:
-            raise ValueError(str(exc).replace("method: ", "", 1)) from None
+            raise ValueError(str(exc).replace("method: ", "method.name: ", 1)) from None
         method["name"] = name
         for legacy in _LEGACY_SECTIONS:
             if legacy in data:
