@@ -76,6 +76,11 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
         {"method": {"name": "fixed_alpha"}, "selection.name": "darts_pt"},
     ),
     "Zero-Cost-PT (CPU size)": ("zero_cost_pt_nb201_cpu.yaml", {}),
+    # beta-DARTS' named deviation: the Beta-Decay weight's schedule over the search's epochs (authors: /100).
+    "beta-DARTS (stretched schedule)": (
+        "darts_nb201_quick.yaml",
+        {"method.name": "beta_darts", "method.schedule_epochs": None},
+    ),
 }
 DEFAULT_METHODS = ",".join(str(i) for i in range(1, len(METHODS) + 1))
 #: method -> (tuning log in benchmarks/results/, the tuned key): the value the log chose is the method's.

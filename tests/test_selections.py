@@ -118,3 +118,10 @@ def test_perturbation_selection_refuses_a_single_path_method() -> None:
         load_config({**NB201, "method": "gdas", "selection": "darts_pt"})
     with pytest.raises(NasError, match="epochs: expected a positive integer, got 0"):
         load_config({**NB201, "epochs": 0})
+
+
+def test_each_selection_says_whether_it_reads_the_trained_supernet() -> None:
+    """zero_cost_pt builds its own untrained supernet: training one first would be wasted time."""
+    with pytest.raises(NasError, match="epochs: expected 0, got 1 .selection zero_cost_pt"):
+        load_config({**NB201, "selection": ZC})
+    assert load_config({**NB201, "epochs": 0, "selection": "darts_pt"}).epochs == 0  # it tunes by itself

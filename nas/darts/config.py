@@ -210,10 +210,15 @@ class DartsSearchConfig(_Section):
                 f"method {method.name} trains a single-path one"
             )
         selection.check(self.selection, self)
-        if self.epochs == 0 and selection.name == "argmax":
+        if self.epochs == 0 and selection.trained_supernet == "required":
             raise ValueError(
-                "epochs: expected a positive integer, got 0 (only a selection that trains nothing, "
-                "such as zero_cost_pt, takes 0)"
+                f"epochs: expected a positive integer, got 0 (selection {selection.name} reads the trained "
+                "supernet; only one that trains nothing, such as zero_cost_pt, takes 0)"
+            )
+        if self.epochs > 0 and selection.trained_supernet == "unused":
+            raise ValueError(
+                f"epochs: expected 0, got {self.epochs} (selection {selection.name} scores an untrained supernet "
+                "of its own: the trained one would be thrown away)"
             )
         if self.optimizer.lr_min > self.optimizer.lr:
             raise ValueError(f"optimizer.lr_min: {self.optimizer.lr_min} exceeds optimizer.lr {self.optimizer.lr}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -49,6 +49,9 @@ class Selection(ABC):
     Config: ClassVar[type[SelectionConfig]]
     description: ClassVar[str] = ""
     needs_mixed: ClassVar[bool] = False  # True: every operation must run (perturbation needs a mixed supernet)
+    #: Whether the selection reads the supernet the search trained: "required" (epochs > 0),
+    #: "optional" (it tunes the supernet itself), "unused" (it builds its own; training would be thrown away).
+    trained_supernet: ClassVar[Literal["required", "optional", "unused"]] = "required"
 
     def __init__(self, config: SelectionConfig) -> None:
         self.config = config

@@ -48,6 +48,7 @@ class DartsPT(Selection):
     Config = DartsPTConfig
     description = "DARTS-PT: keep the operation whose removal hurts the supernet's validation accuracy most"
     needs_mixed = True
+    trained_supernet = "optional"  # it tunes between decisions
 
     def select(self, ctx: SelectionContext) -> Genotype:
         cfg: DartsPTConfig = self.config  # type: ignore[assignment]

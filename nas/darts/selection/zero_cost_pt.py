@@ -87,6 +87,7 @@ class ZeroCostPT(Selection):
     name = "zero_cost_pt"
     Config = ZeroCostPTConfig
     description = "Zero-Cost-PT: edge-by-edge operation removal scored by NASWOT on an untrained supernet"
+    trained_supernet = "unused"
 
     def select(self, ctx: SelectionContext) -> Genotype:
         cfg: ZeroCostPTConfig = self.config  # type: ignore[assignment]
