@@ -26,6 +26,7 @@ from nas.errors import NasError
 from nas.genotypes.codec import from_darts_text, from_nb201_string, load_genotype_file, to_json
 from nas.genotypes.resolve import parse_genotype
 from nas.genotypes.types import DartsGenotype, NB201Genotype
+from nas.networks import build
 from nas.search_jobs.agreement import edge_agreement, format_agreement, op_agreement
 from nas.search_jobs.job import SearchResult
 
@@ -169,6 +170,9 @@ def check_complete_run_dir(run_dir: Path, result: Any, raw: dict[str, Any]) -> N
     assert saved == load_config(raw).resolved()
     result_json = json.loads((run_dir / "result.json").read_text())
     assert result_json["epochs_run"] == 2 and result_json["stopped_early"] is False
+    evaluation_net = build(result.genotype, 10)  # C=36, 20 cells: what a user would retrain
+    assert result_json["eval_params"] == sum(p.numel() for n, p in evaluation_net.named_parameters() if "aux" not in n)
+    assert result_json["skip_counts"] == skip_counts(result.genotype)
     alphas = json.loads((run_dir / "alphas.json").read_text())
     assert alphas["weights"]["normal"] == result.arch_weights["normal"]
     ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
@@ -177,6 +181,14 @@ def check_complete_run_dir(run_dir: Path, result: Any, raw: dict[str, Any]) -> N
 
 def test_first_order_search_writes_a_complete_run_dir(first_run: tuple[Path, Any]) -> None:
     check_complete_run_dir(*first_run, tiny())
+
+
+def test_a_finished_search_says_what_can_be_checked_without_a_table(tmp_path: Path) -> None:
+    said: list[str] = []
+    result = DartsJob().run(load_config(tiny()), tmp_path / "run", progress=False, echo=said.append)
+    n = skip_counts(result.genotype)
+    line = f"skip connections: normal {n['normal']}, reduce {n['reduce']}; "
+    assert any(s.startswith(line) and s.endswith("M parameters at the evaluation size") for s in said), said[-3:]
 
 
 def test_second_order_search_writes_a_complete_run_dir(tmp_path: Path) -> None:
@@ -461,3 +473,11 @@ def test_nb201_search_on_real_cifar10_looks_up_the_table(tmp_path: Path, cifar10
 def test_config_resolves_defaults() -> None:
     cfg = load_config({"epochs": 3})
     assert isinstance(cfg, DartsSearchConfig) and cfg.resolved()["optimizer"]["grad_clip"] == 5.0
+
+
+def test_nas_show_counts_the_skip_connections_of_a_darts_cell(capsys: pytest.CaptureFixture[str]) -> None:
+    g = parse_genotype("DARTS_V2")
+    assert cli_main(["show", "DARTS_V2"]) == 0
+    line = next(s for s in capsys.readouterr().out.splitlines() if s.startswith("skips"))
+    assert f"normal {g.skip_count('normal')}, reduce {g.skip_count('reduce')}" in line
+    assert g.skip_count("normal") + g.skip_count("reduce") > 0  # DARTS_V2 has some: the count is not a constant

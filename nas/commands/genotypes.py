@@ -220,6 +220,8 @@ def cmd_show(args: argparse.Namespace) -> int:
                 a, b = edges[k], edges[k + 1]
                 print(f"  node {k // 2 + 2}: {a[0]}({a[1]}) + {b[0]}({b[1]})")
             print(f"  concat : {list(getattr(genotype, cell + '_concat'))}")
+        skips = ", ".join(f"{cell} {genotype.skip_count(cell)}" for cell in ("normal", "reduce"))
+        print(f"skips    : {skips} (a cell of skip connections is DARTS' known failure)")
     else:
         print(f"cells    : {info['text']}")
     opts = ", ".join(f"{k}={v}" for k, v in info["build_options"].items())

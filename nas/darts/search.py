@@ -27,6 +27,8 @@ from nas.darts.search_loop import EpochLog, Search, determinism, silent, weights
 from nas.errors import NasError
 from nas.genotypes.codec import load_genotype_file, save_genotype, to_text
 from nas.genotypes.types import Genotype, NB201Genotype
+from nas.metrics import count_parameters
+from nas.networks import build
 from nas.runs.atomic import read_json, remove_leftovers, write_json, write_text
 from nas.runs.checkpoints import load_checkpoint, save_checkpoint
 from nas.runs.device import resolve_device
@@ -91,6 +93,8 @@ def run_search(
     how = f"{'DARTS+ early stop after ' if search.stopped_early else ''}{search.epoch} epochs"
     say(f"genotype ({how}): {run_dir / 'genotype.json'}")
     say(to_text(genotype))
+    if summary:
+        say(checks_line(summary))
     return SearchResult(
         run_dir=run_dir,
         genotype=genotype,
@@ -146,6 +150,7 @@ def _write_outputs(search: Search, genotype: Genotype, run_dir: Path) -> dict[st
         "seed": config.seed,
         "genotype": to_text(genotype),
         "skip_counts": skip_counts(genotype),
+        "eval_params": eval_params(genotype, search.data.num_classes),
         "epochs_run": search.epoch,
         "stopped_early": search.stopped_early,
         "search_time_s": round(search.elapsed, 3),
@@ -159,6 +164,22 @@ def _write_outputs(search: Search, genotype: Genotype, run_dir: Path) -> dict[st
         result.update({k: last.get(k) for k in ("train_loss", "train_acc", "val_loss", "val_acc")})
     write_json(run_dir / "result.json", result)
     return result
+
+
+def eval_params(genotype: Genotype, num_classes: int) -> int:
+    """Parameters of the cell's network at the evaluation size (DARTS: C=36, 20 cells; NB201: C=16, N=5).
+
+    One of the checks a user has without a benchmark table: a cell of skips and pools is small.
+    """
+    return count_parameters(build(genotype, num_classes))
+
+
+def checks_line(result: dict[str, Any]) -> str:
+    """What can be checked without a table: skip connections per cell type and the evaluation size."""
+    skips = ", ".join(f"{k} {v}" for k, v in (result.get("skip_counts") or {}).items())
+    params = result.get("eval_params")
+    size = f"; {params / 1e6:.2f}M parameters at the evaluation size" if params else ""
+    return f"skip connections: {skips or 'none counted'}{size}"
 
 
 def _finished(run_dir: Path, say: Echo) -> SearchResult:
