@@ -117,7 +117,23 @@ def prepare(variant: str, size: str, drop_path: float) -> tuple[Callable[[], Non
         t = time.perf_counter()
         step(x, y)
         info["compile_s"] = round(time.perf_counter() - t, 1)
+        info["dynamo_after_first_step"] = dynamo_counts()
     return (lambda: step(x, y)), info
+
+
+def dynamo_counts() -> dict[str, int]:
+    """torch.compile's own tallies (frames compiled, graphs, graph breaks): recompiles are frames after the first step.
+
+    Private counters (``torch._dynamo.utils.counters``), read only here, because the public
+    ``TORCH_LOGS=recompiles`` prints to the log instead of counting.
+    """
+    from torch._dynamo.utils import counters
+
+    return {
+        "frames_compiled": int(counters["frames"]["total"]),
+        "unique_graphs": int(counters["stats"]["unique_graphs"]),
+        "graph_breaks": int(sum(counters["graph_break"].values())),
+    }
 
 
 def check_equivalence(C: int, layers: int) -> float:
@@ -180,6 +196,11 @@ def run_size(size: str, variants: list[str], rounds: int, warmup: int, drop_path
     for variant in steps:
         s = samples.summary(variant)
         row = {"size": size, "channels": C, "layers": layers, "batch": batch, "variant": variant, **info[variant]}
+        if "dynamo_after_first_step" in row:
+            row["dynamo_after_all_steps"] = now = dynamo_counts()
+            row["recompiles_after_first_step"] = (
+                now["frames_compiled"] - row["dynamo_after_first_step"]["frames_compiled"]
+            )
         row.update(
             {"drop_path_prob": drop_path, "rounds": rounds, **s, "images_per_s": round(batch / s["s_median"], 1)}
         )
