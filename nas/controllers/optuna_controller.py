@@ -35,7 +35,7 @@ from nas.errors import NasError
 from nas.genotypes.codec import to_json
 from nas.genotypes.types import Genotype
 from nas.search_protocol.storage import open_storage
-from search_spaces.base import SearchSpace
+from nas.search_spaces.base import SearchSpace
 
 #: Sampler names (lower case, without ``-`` and ``_``) -> (class name, package it needs or None).
 SAMPLERS: dict[str, tuple[str, str | None]] = {
