@@ -177,7 +177,7 @@ def test_only_the_resolver_imports_the_named_catalogue() -> None:
 # test_no_package_cycles still forbids any cycle among them. A registry names a higher layer's
 # implementation by a lazy "module:attr" string, which is not an import.
 LAYERS: list[set[str]] = [
-    # core: no torch models, no genotypes
+    # core: errors, registries, config files, run directories; no genotypes, networks or data
     {
         "nas.errors",
         "nas.limits",
