@@ -30,7 +30,7 @@ import _common
 from nas.controllers.proxy_evolution import ProxyAssistedEvolution
 from nas.nb201_protocol import PUBLISHED, simulate, simulate_controller, summarize
 from nas.nb201_table import NB201Table, find_table
-from search_spaces import get_space
+from nas.search_spaces import get_space
 
 
 def table_scores(table: NB201Table, column: str, folder: Path) -> Path:

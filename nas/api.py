@@ -24,10 +24,10 @@ from nas.genotypes.codec import to_json
 from nas.genotypes.resolve import parse_genotype
 from nas.genotypes.types import Genotype
 from nas.networks import build as build_network
-from nas.runs.finished import LoadedRun
-from nas.runs.finished import load_run as load_finished_run
 from nas.search_jobs import runner
-from nas.search_jobs.job import Echo, SearchResult
+from nas.search_protocol.job import Echo, SearchResult
+from nas.training.finished import LoadedRun
+from nas.training.finished import load_run as load_finished_run
 from nas.training.job import TrainJobResult, train_job
 from nas.zoo import has_model
 

@@ -297,7 +297,7 @@ def simulate(
     max_stale: int = MAX_STALE,
 ) -> SearchResult:
     """One search of the paper's protocol, in-process (``skip_known``: the lenient variant)."""
-    from search_spaces import get_space
+    from nas.search_spaces import get_space
 
     ctrl = create_controller(controller, get_space("nb201"), seed=seed, options=options)
     return simulate_controller(table, ctrl, seed, budget_s=budget_s, skip_known=skip_known, max_stale=max_stale)

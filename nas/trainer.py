@@ -18,7 +18,7 @@ losses, the DARTS drop-path ramp, mixed precision (``amp``: auto = float16 + Gra
 channels-last and ``torch.compile`` on request. The best epoch is chosen on a
 validation split carved from the training set; the test set is evaluated once at the
 end, for the best and for the final weights. See :mod:`nas.training.run` for the run
-directory, resuming and extending; :func:`nas.runs.finished.load_run` reads a finished run back.
+directory, resuming and extending; :func:`nas.training.finished.load_run` reads a finished run back.
 """
 
 from __future__ import annotations

@@ -1,55 +1,48 @@
-"""Search spaces by name: the registry controllers and the command line use.
+"""Compatibility: the search spaces moved to :mod:`nas.search_spaces` (a layer of ``nas``, see docs/ARCHITECTURE.md).
 
-``get_space("resnet")`` returns a fresh space; an unknown name is a one-line
-NasError that lists the known spaces and suggests the nearest one.
+``import search_spaces`` and ``from search_spaces.<module> import X`` keep working: this package
+re-exports the public names, and each public submodule is the very module object of
+``nas.search_spaces.<module>`` (registered under the old name), so classes and registries are
+shared, not copied. New code imports :mod:`nas.search_spaces`.
 """
 
-from __future__ import annotations
+import sys
 
-import difflib
+from nas.search_spaces import (
+    REGISTRY,
+    SPACES,
+    DartsSpace,
+    Decision,
+    DenseNetSpace,
+    HybridSpace,
+    InceptionSpace,
+    MacroSettings,
+    MacroSpace,
+    NB201Space,
+    ResNetSpace,
+    SearchSpace,
+    VGGSpace,
+    base,
+    darts,
+    densenet,
+    get_space,
+    hybrid,
+    inception,
+    list_spaces,
+    macro,
+    nb201,
+    resnet,
+    vgg,
+)
 
-from nas.errors import NasError
-from nas.registry import Registry, normalize
-from search_spaces.base import Decision, MacroSettings, SearchSpace
-from search_spaces.darts import DartsSpace
-from search_spaces.densenet import DenseNetSpace
-from search_spaces.hybrid import HybridSpace
-from search_spaces.inception import InceptionSpace
-from search_spaces.macro import MacroSpace
-from search_spaces.nb201 import NB201Space
-from search_spaces.resnet import ResNetSpace
-from search_spaces.vgg import VGGSpace
-
-#: Every space by name (each class constructible without arguments); the one place a new space is added.
-REGISTRY: Registry[type[SearchSpace]] = Registry("space", "search space")
-for _cls in (DartsSpace, NB201Space, VGGSpace, InceptionSpace, ResNetSpace, DenseNetSpace, HybridSpace):
-    REGISTRY.register(_cls.name, _cls)
-#: Registry name -> space class (a view of :data:`REGISTRY`).
-SPACES: dict[str, type[SearchSpace]] = {name: REGISTRY.get(name) for name in REGISTRY}
-
-
-def list_spaces() -> list[str]:
-    """The registered space names, sorted."""
-    return sorted(SPACES)
-
-
-def get_space(name: str) -> SearchSpace:
-    """A new instance of the space called ``name`` (spelled as :func:`nas.registry.normalize` allows)."""
-    if not isinstance(name, str):
-        raise NasError(f"search space: expected a name ({', '.join(list_spaces())}), got {name!r}")
-    if name in REGISTRY:
-        return REGISTRY.get(name)()
-    key = normalize(name)
-    nearest = difflib.get_close_matches(key, list_spaces(), n=1, cutoff=0.0)
-    hint = f"; nearest: {nearest[0]!r}" if nearest else ""
-    raise NasError(f"search space {name!r} is unknown (known: {', '.join(list_spaces())}){hint}")
-
+for _module in (base, darts, densenet, hybrid, inception, macro, nb201, resnet, vgg):
+    sys.modules[f"{__name__}.{_module.__name__.rpartition('.')[2]}"] = _module
 
 __all__ = [
     "REGISTRY",
     "SPACES",
-    "Decision",
     "DartsSpace",
+    "Decision",
     "DenseNetSpace",
     "HybridSpace",
     "InceptionSpace",

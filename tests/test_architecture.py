@@ -1,7 +1,9 @@
 """The shape of the package: no import cycles, no oversized modules, no reaching into private names.
 
 These are the rules of docs/ARCHITECTURE.md that a test can check. Every import counts,
-function-local ones included, so a cycle cannot hide behind a lazy import.
+function-local ones included (and those under ``if TYPE_CHECKING``), so a cycle cannot hide
+behind a lazy import. What does not count is a registry's lazy ``"module:attr"`` string
+(nas/registry.py): that is how a low layer names a high-layer implementation without importing it.
 """
 
 from __future__ import annotations
@@ -43,7 +45,12 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
                 module = node.module or ""
-            targets = [f"{module}.{alias.name}" for alias in node.names] + [module]
+            # `from nas import zoo` imports the module nas.zoo; the package itself only when a
+            # name is not a submodule (importing a submodule runs its parents' __init__ either way,
+            # which no `import a.b.c` edge counts either).
+            targets = [f"{module}.{alias.name}" for alias in node.names]
+            if any(t not in known for t in targets):
+                targets.append(module)
         else:
             continue
         for target in targets:
@@ -159,3 +166,111 @@ def test_only_the_resolver_imports_the_named_catalogue() -> None:
         and not name.startswith("nas.genotypes.named")
     }
     assert importers == {"nas.genotypes.resolve"}
+
+
+# --- Layers: the package graph -------------------------------------------------------------
+# A "package" is a first-level subpackage or top-level module of nas (nas.darts, nas.config_io),
+# the root package `nas` itself (its __init__: the lazy API facade), and `search_spaces` (the
+# compatibility alias of nas.search_spaces, above everything: nothing in the project imports it).
+# Lower layers come first. A package may import its own layer or lower ones; imports within a
+# layer are allowed because the layer is a group of peers (ops -> networks -> zoo), and
+# test_no_package_cycles still forbids any cycle among them. A registry names a higher layer's
+# implementation by a lazy "module:attr" string, which is not an import.
+LAYERS: list[set[str]] = [
+    # core: errors, registries, config files, run directories; no genotypes, networks or data
+    {
+        "nas.errors",
+        "nas.limits",
+        "nas.registry",
+        "nas.config_io",
+        "nas.device_defaults",
+        "nas.kernels",
+        "nas.metrics",
+        "nas.runs",
+        "nas.search_configs",
+    },
+    # plain genotypes and the tables keyed by them
+    {"nas.genotypes", "nas.nb201_table", "nas.nb201_import"},
+    # networks and data
+    {"nas.ops", "nas.networks", "nas.zoo", "nas.data", "nas.proxies"},
+    # search spaces and the search protocol (what a search job returns, where a study lives)
+    {"nas.search_spaces", "nas.search_protocol"},
+    # training and evaluation of one network, and the tools on trained runs
+    {"nas.training", "nas.trainer", "nas.recipes", "nas.viz", "nas.tools"},
+    # proposing genotypes
+    {"nas.controllers", "nas.nb201_protocol"},
+    # search engines
+    {"nas.darts", "nas.tune"},
+    # the search jobs: registry of engines, runner
+    {"nas.search_jobs"},
+    # the interfaces: Python API, command line
+    {"nas.api", "nas.cli", "nas.commands", "nas", "search_spaces"},
+]
+
+
+def _package(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def _package_imports() -> dict[tuple[str, str], list[str]]:
+    """(importing package, imported package) -> the module imports ("a -> b") behind that edge."""
+    edges: dict[tuple[str, str], list[str]] = {}
+    for name, deps in _graph().items():
+        for dep in sorted(deps):
+            a, b = _package(name), _package(dep)
+            if a != b:
+                edges.setdefault((a, b), []).append(f"{name} -> {dep}")
+    return edges
+
+
+def _package_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {_package(name): set() for name in _modules()}
+    for a, b in _package_imports():
+        graph[a].add(b)
+    return graph
+
+
+def _layer_violations(edges: dict[tuple[str, str], list[str]], layers: list[set[str]]) -> list[str]:
+    rank = {package: i for i, layer in enumerate(layers) for package in layer}
+    return [
+        f"{imp} imports a higher layer ({a} is layer {rank[a]}, {b} is layer {rank[b]})"
+        for (a, b), imports in sorted(edges.items())
+        if a in rank and b in rank and rank[b] > rank[a]
+        for imp in imports
+    ]
+
+
+def test_the_package_graph_is_read() -> None:
+    graph = _package_graph()
+    assert {"nas", "nas.darts", "nas.config_io", "nas.search_spaces", "search_spaces"} <= set(graph)
+    assert "nas.errors" in graph["nas.runs"]
+
+
+def test_no_package_cycles() -> None:
+    assert _cycles(_package_graph()) == []
+
+
+def test_cycle_finder_finds_a_planted_package_cycle() -> None:
+    graph = _package_graph()
+    graph["nas.errors"] = graph["nas.errors"] | {"nas.cli"}  # errors -> cli -> errors
+    assert any({"nas.errors", "nas.cli"} <= set(c) for c in _cycles(graph))
+
+
+def test_every_package_is_in_one_layer() -> None:
+    placed = [package for layer in LAYERS for package in layer]
+    assert len(placed) == len(set(placed)), "a package is in two layers"
+    unplaced = sorted(set(_package_graph()) - set(placed))
+    assert unplaced == [], f"packages in no layer of LAYERS: {unplaced}"
+    assert sorted(set(placed) - set(_package_graph())) == [], "LAYERS names a package that does not exist"
+
+
+def test_imports_respect_the_layers() -> None:
+    violations = _layer_violations(_package_imports(), LAYERS)
+    assert violations == [], violations[0] + (f" (and {len(violations) - 1} more)" if len(violations) > 1 else "")
+
+
+def test_the_layer_check_names_an_upward_import() -> None:
+    edges = {("nas.errors", "nas.cli"): ["nas.errors -> nas.cli"], ("nas.cli", "nas.errors"): ["nas.cli -> nas.errors"]}
+    assert _layer_violations(edges, [{"nas.errors"}, {"nas.cli"}]) == [
+        "nas.errors -> nas.cli imports a higher layer (nas.errors is layer 0, nas.cli is layer 1)"
+    ]

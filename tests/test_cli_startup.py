@@ -132,12 +132,12 @@ def test_show_counts_equal_torchs_counter_on_the_meta_device(name: str, options:
 
 def test_distinct_size_with_channel_keys_equals_the_per_channel_count(monkeypatch: pytest.MonkeyPatch) -> None:
     """``nas spaces``' counts: the families' ``channel_key`` shortcut gives the exact per-channel count."""
-    from search_spaces import HybridSpace, ResNetSpace
-    from search_spaces.densenet import DenseNetFamily
-    from search_spaces.inception import InceptionFamily
-    from search_spaces.macro import StageFamily
-    from search_spaces.resnet import ResNetFamily
-    from search_spaces.vgg import VGGFamily
+    from nas.search_spaces import HybridSpace, ResNetSpace
+    from nas.search_spaces.densenet import DenseNetFamily
+    from nas.search_spaces.inception import InceptionFamily
+    from nas.search_spaces.macro import StageFamily
+    from nas.search_spaces.resnet import ResNetFamily
+    from nas.search_spaces.vgg import VGGFamily
 
     fast = (HybridSpace().distinct_size(), ResNetSpace().distinct_size())
     for family in (VGGFamily, InceptionFamily, ResNetFamily, DenseNetFamily):

@@ -21,7 +21,7 @@ from nas.controllers.optuna_controller import sampler_key
 from nas.errors import NasError
 from nas.genotypes.codec import to_json
 from nas.genotypes.types import Genotype
-from search_spaces import get_space, list_spaces
+from nas.search_spaces import get_space, list_spaces
 
 CONTROLLERS = list_controllers()
 #: The controllers of every space (proxy_evolution reads a table of NAS-Bench-201 cells: nb201 only).

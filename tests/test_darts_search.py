@@ -28,7 +28,7 @@ from nas.genotypes.resolve import parse_genotype
 from nas.genotypes.types import DartsGenotype, NB201Genotype
 from nas.networks import build
 from nas.search_jobs.agreement import edge_agreement, format_agreement, op_agreement
-from nas.search_jobs.job import SearchResult
+from nas.search_protocol.job import SearchResult
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -25,7 +25,7 @@ from nas.darts.supernet import edge_weights, op_weights, reference_names, refere
 from nas.errors import NasError
 from nas.genotypes.types import DARTS_SEARCH_OPS, NB201_OPS, DartsGenotype
 from nas.ops import OPS, FactorizedReduce, ReLUConvBN, use_plain_layers
-from search_spaces import get_space, list_spaces
+from nas.search_spaces import get_space, list_spaces
 
 # --------------------------------------------------------------------------- #
 # The reference search network (plain, one module per op and edge)

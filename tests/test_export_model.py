@@ -155,7 +155,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatc
 
 def _real_test_images(run: Path) -> tuple[nn.Module, torch.Tensor]:
     """The run's network with its trained weights (eval mode) and its normalised test images."""
-    from nas.runs.finished import load_run
+    from nas.training.finished import load_run
 
     loaded = load_run(run, device="cpu")
     data = loaded.data

@@ -9,7 +9,7 @@ from torch import nn
 from nas.errors import NasError
 from nas.genotypes import named
 from nas.networks import build
-from nas.tools.finetune import freeze, load_state_dict_file, transfer_weights
+from nas.training.finetune import freeze, load_state_dict_file, transfer_weights
 from nas.zoo import create_model
 
 

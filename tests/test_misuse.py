@@ -203,7 +203,7 @@ def test_storage_with_a_controller_that_keeps_no_study(
 
 @pytest.mark.parametrize("url", ["sqlite:///", "sqlite://", "sqlite:///:memory:"])
 def test_an_in_memory_sqlite_study_is_refused(url: str) -> None:
-    from nas.search_jobs.storage import open_storage
+    from nas.search_protocol.storage import open_storage
 
     with pytest.raises(NasError, match="in-memory SQLite database, lost when the search ends"):
         open_storage(url, "options.optuna.storage")

@@ -24,7 +24,7 @@ from ray_cluster import session_pids
 from search_runs import assert_no_repeats, finish, kill_session, nas_search, search_config, write
 
 from nas.errors import NasError
-from nas.search_jobs.storage import open_storage
+from nas.search_protocol.storage import open_storage
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,7 +70,7 @@ def test_bad_storage_is_one_line_naming_it(pg_url: str) -> None:
 
 STUDY_SCRIPT = r"""
 import sys, time, optuna
-from nas.search_jobs.storage import open_storage
+from nas.search_protocol.storage import open_storage
 url, name, n, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 study = optuna.create_study(study_name=name, storage=open_storage(url, "storage"), load_if_exists=True,

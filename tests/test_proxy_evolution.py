@@ -14,7 +14,7 @@ from nas.errors import NasError
 from nas.genotypes.codec import to_nb201_string
 from nas.nb201_protocol import BUDGET_S, simulate_controller
 from nas.nb201_table import NB201Table
-from search_spaces import get_space
+from nas.search_spaces import get_space
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -21,7 +21,7 @@ from nas.controllers.proxy_evolution import REPO_SCORES
 from nas.nb201_protocol import simulate_controller
 from nas.nb201_table import NB201Table
 from nas.search_configs import find_config
-from search_spaces import get_space
+from nas.search_spaces import get_space
 
 BUDGET = 6000.0  # simulated seconds: the 20 warm-up cells, then ~10-15 move proposals (~174 s a query)
 SEEDS = (0, 1, 2)

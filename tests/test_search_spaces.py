@@ -30,12 +30,12 @@ from nas.genotypes.types import (
     Stem,
     VGGBlock,
 )
-from search_spaces import SPACES, MacroSpace, SearchSpace, get_space, list_spaces
-from search_spaces.densenet import DenseNetFamily
-from search_spaces.hybrid import HybridSpace
-from search_spaces.inception import InceptionFamily
-from search_spaces.resnet import ResNetFamily, ResNetSpace
-from search_spaces.vgg import VGGFamily, VGGSpace
+from nas.search_spaces import SPACES, MacroSpace, SearchSpace, get_space, list_spaces
+from nas.search_spaces.densenet import DenseNetFamily
+from nas.search_spaces.hybrid import HybridSpace
+from nas.search_spaces.inception import InceptionFamily
+from nas.search_spaces.resnet import ResNetFamily, ResNetSpace
+from nas.search_spaces.vgg import VGGFamily, VGGSpace
 
 NAMES = ["darts", "densenet", "hybrid", "inception", "nb201", "resnet", "vgg"]
 KINDS = {"darts": DartsGenotype, "nb201": NB201Genotype}

@@ -129,7 +129,7 @@ def test_several_seeds_write_a_summary(folder: Path, tmp_path: Path, capsys: pyt
     assert code == 0 and len(rows) == 3 and rows[2]["run"] == "ensemble of 2"
     assert rows[0]["test_top1"] == pytest.approx(tops[0])
     # the ensemble by hand: the average of the two networks' softmax outputs on the test split
-    from nas.runs.finished import load_run
+    from nas.training.finished import load_run
 
     members = [load_run(out / f"seed-{seed}", device="cpu") for seed in (0, 1)]
     data, test = members[0].data, members[0].test

@@ -12,7 +12,6 @@ from torch import nn
 
 from nas.data import ImageDataset
 from nas.errors import NasError
-from nas.recipes import list_recipes, load_recipe
 from nas.runs.atomic import load_torch
 from nas.trainer import (
     Engine,
@@ -26,6 +25,7 @@ from nas.trainer import (
     train,
 )
 from nas.training.loop import CosineSchedule, make_optimizer
+from nas.training.recipes import list_recipes, load_recipe
 
 # --------------------------------------------------------------------------- #
 # Fixtures: an easy synthetic dataset and tiny models

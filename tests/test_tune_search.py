@@ -27,7 +27,7 @@ from nas.config_io import apply_overrides, parse_override, read_yaml
 from nas.errors import NasError
 from nas.genotypes.codec import load_genotype_file, to_json, to_text
 from nas.search_jobs import runner
-from nas.search_jobs.job import SearchResult
+from nas.search_protocol.job import SearchResult
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET_ENV = {

@@ -130,9 +130,9 @@ def test_proxy_trial_of_other_spaces_reports_the_api_score(
     import random
 
     from nas.genotypes.codec import to_json as genotype_json
+    from nas.search_spaces import get_space
     from nas.tune import proxy_trial
     from nas.tune.settings import TrialSettings
-    from search_spaces import get_space
 
     reports: list[dict] = []
     monkeypatch.setattr(proxy_trial.tune, "report", lambda metrics: reports.append(metrics))

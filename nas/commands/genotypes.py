@@ -65,7 +65,7 @@ def register(sub: Subcommands) -> None:
 
 def cmd_spaces(args: argparse.Namespace) -> int:
     # Local: the search-space registry is only needed by `nas spaces`/`nas sample` (start-up of the others).
-    from search_spaces import get_space, list_spaces
+    from nas.search_spaces import get_space, list_spaces
 
     rows = []
     for name in list_spaces():
@@ -308,7 +308,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from search_spaces import get_space  # local: as in cmd_spaces, only `nas spaces`/`nas sample` need it
+    from nas.search_spaces import get_space  # local: as in cmd_spaces, only `nas spaces`/`nas sample` need it
 
     _positive(args.n, "--n")
     space = get_space(args.space)

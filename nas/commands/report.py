@@ -33,9 +33,9 @@ from nas.errors import NasError
 from nas.genotypes.codec import from_dict, load_genotype_file, to_text
 from nas.genotypes.types import DARTS_SEARCH_OPS, NB201_OPS
 from nas.runs.atomic import read_json
-from nas.runs.finished import load_run, open_run
 from nas.runs.history import read_rows
 from nas.tools.cam import class_activation_map, grad_cam, save_overlay_grid, save_overlays
+from nas.training.finished import load_run, open_run
 from nas.training.spec import describe_spec
 from nas.viz.diagrams import ENGINES, draw_genotype
 from nas.viz.plots import plot_run_comparison, plot_training_curves, summarize_runs

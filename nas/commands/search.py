@@ -16,7 +16,7 @@ from nas.commands import Subcommands
 from nas.config_io import apply_overrides, parse_override, parse_seeds, read_yaml
 from nas.errors import NasError
 from nas.search_jobs import registry, runner
-from nas.search_jobs.storage import mask_password
+from nas.search_protocol.storage import mask_password
 
 
 def register(sub: Subcommands) -> None:

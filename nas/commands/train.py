@@ -5,9 +5,9 @@ trains it once per seed (``OUT/`` for one seed, ``OUT/seed-N/`` and ``OUT/summar
 for several). Running the same command again resumes or reports the finished runs;
 ``--extend`` with a larger ``--epochs`` continues a run's schedule. ``--init-from RUN_DIR``
 starts from a trained run's weights and ``--finetune`` chooses what trains
-(:mod:`nas.tools.finetune`; the run directory records both in ``transfer.json``).
+(:mod:`nas.training.finetune`; the run directory records both in ``transfer.json``).
 
-``nas evaluate`` rebuilds the network of run directories (:func:`nas.runs.finished.load_run`)
+``nas evaluate`` rebuilds the network of run directories (:func:`nas.training.finished.load_run`)
 and measures the test accuracy of their weights (optionally with flip TTA); several runs that
 share a test set are also evaluated as an ensemble (:func:`nas.tools.ensemble.evaluate_runs`).
 This module only turns flags into those calls and prints their results.
@@ -22,10 +22,10 @@ import sys
 from nas.commands import Subcommands
 from nas.config_io import parse_seeds
 from nas.errors import NasError
-from nas.recipes import recipe_overrides
-from nas.runs.finished import CHECKPOINT_CHOICES, load_run
 from nas.tools.ensemble import evaluate_runs
+from nas.training.finished import CHECKPOINT_CHOICES, load_run
 from nas.training.job import train_job
+from nas.training.recipes import recipe_overrides
 
 
 def register(sub: Subcommands) -> None:

@@ -3,7 +3,7 @@
 A controller is made by name for a space; options are keywords (or a mapping, or the
 controller's own ``Options`` model), checked against that model:
 
->>> from search_spaces import get_space
+>>> from nas.search_spaces import get_space
 >>> evo = create_controller("evolution", get_space("nb201"), seed=0, population_size=20)
 >>> evo.options.population_size, evo.options.sample_size
 (20, 10)
@@ -33,7 +33,7 @@ from nas.controllers.proxy_evolution import ProxyAssistedEvolution
 from nas.controllers.random_search import RandomSearch
 from nas.controllers.reinforce import Reinforce
 from nas.registry import Registry
-from search_spaces.base import SearchSpace
+from nas.search_spaces.base import SearchSpace
 
 #: The controllers of ``nas search`` (and their other spellings): the one place a new controller is added.
 REGISTRY: Registry[type[Controller]] = Registry("controller", "controller")

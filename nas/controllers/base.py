@@ -32,7 +32,7 @@ from nas.config_io import MAX_SEED, no_bool, validation_error
 from nas.errors import NasError
 from nas.genotypes.codec import to_json
 from nas.genotypes.types import Genotype
-from search_spaces.base import SearchSpace
+from nas.search_spaces.base import SearchSpace
 
 #: Version of the JSON state layout (checked on load).
 STATE_VERSION = 1

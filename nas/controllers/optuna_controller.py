@@ -34,8 +34,8 @@ from nas.controllers.base import Controller, ControllerOptions
 from nas.errors import NasError
 from nas.genotypes.codec import to_json
 from nas.genotypes.types import Genotype
-from nas.search_jobs.storage import open_storage
-from search_spaces.base import SearchSpace
+from nas.search_protocol.storage import open_storage
+from nas.search_spaces.base import SearchSpace
 
 #: Sampler names (lower case, without ``-`` and ``_``) -> (class name, package it needs or None).
 SAMPLERS: dict[str, tuple[str, str | None]] = {

@@ -14,7 +14,7 @@ from typing import Any
 from nas.darts.config import DartsSearchConfig, load_config
 from nas.darts.search import run_search
 from nas.errors import NasError
-from nas.search_jobs.job import Echo, SearchResult
+from nas.search_protocol.job import Echo, SearchResult
 
 
 class DartsJob:

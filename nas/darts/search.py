@@ -34,7 +34,7 @@ from nas.runs.checkpoints import load_checkpoint, save_checkpoint
 from nas.runs.device import resolve_device
 from nas.runs.history import read_rows
 from nas.runs.rundir import check_run_dir
-from nas.search_jobs.job import Echo, SearchResult
+from nas.search_protocol.job import Echo, SearchResult
 
 CHECKPOINT = "checkpoint.pt"
 CONTROLLER = "darts"

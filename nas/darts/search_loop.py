@@ -46,7 +46,7 @@ from nas.nb201_table import NB201Table, find_table
 from nas.runs.atomic import one_line
 from nas.runs.history import History, tensorboard
 from nas.runs.rng import rng_state, seed_everything, set_rng_state
-from nas.search_jobs.job import Echo
+from nas.search_protocol.job import Echo
 
 #: What a checkpoint must hold (besides what :func:`nas.runs.checkpoints.save_checkpoint` adds).
 STATE_KEYS = ("epoch", "step", "global_step", "elapsed", "model", "w_optimizer", "architect", "rng")

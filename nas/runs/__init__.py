@@ -10,5 +10,4 @@ trimming and device choice behave the same everywhere.
 - :mod:`nas.runs.history`: the JSON-lines epoch history and TensorBoard, both trimmed on resume.
 - :mod:`nas.runs.device`: ``resolve_device``.
 - :mod:`nas.runs.rng`: ``seed_everything`` and the generators' states stored in checkpoints.
-- :mod:`nas.runs.finished`: a ``nas train`` run read back (``load_run``), with the one rule for its selected weights.
 """

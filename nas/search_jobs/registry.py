@@ -13,7 +13,7 @@ from collections.abc import Callable
 from nas import controllers
 from nas.errors import NasError
 from nas.registry import Registry
-from nas.search_jobs.job import SearchJob
+from nas.search_protocol.job import SearchJob
 
 #: Name -> a factory of the job (a lazy ``"module:Class"`` or a callable).
 JOBS: Registry[Callable[[], SearchJob]] = Registry("controller", "controller")

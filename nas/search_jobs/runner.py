@@ -18,7 +18,7 @@ from nas.runs import lock
 from nas.runs.atomic import write_json
 from nas.search_jobs import registry
 from nas.search_jobs.agreement import format_agreement, seed_agreement
-from nas.search_jobs.job import Echo, SearchJob, SearchResult
+from nas.search_protocol.job import Echo, SearchJob, SearchResult
 
 #: Config keys that only trial-based (Ray Tune) jobs understand: key -> the flag users type.
 RAY_KEYS: dict[str, str] = {"workers": "--workers", "gpus_per_trial": "--gpus-per-trial", "address": "--address"}

@@ -9,7 +9,7 @@ Data may be a tensor of images, an ``(images, labels)`` pair, or any iterable of
 batches such as a ``DataLoader`` yielding ``(images, labels)`` (or bare images).
 
 :func:`evaluate_runs` is ``nas evaluate``: trained run directories (read by
-:func:`nas.runs.finished.load_run`) evaluated on their test split, and runs that share
+:func:`nas.training.finished.load_run`) evaluated on their test split, and runs that share
 a test set also as an ensemble, all through :func:`evaluate_ensemble`.
 """
 
@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from nas.errors import NasError
-from nas.runs.finished import LoadedRun
+from nas.training.finished import LoadedRun
 from nas.training.loop import Engine, split_output
 
 __all__ = ["EnsembleResult", "RunsEvaluation", "ensemble_predict", "evaluate_ensemble", "evaluate_runs"]

@@ -20,7 +20,7 @@ TorchScript-based one (fast, no extra package), ``auto`` picks ``dynamo`` when
 ``onnxscript`` is installed.
 
 :func:`export_trained_model` is ``nas export --format onnx|torchscript``: a training run's
-network rebuilt with its trained weights (:func:`nas.runs.finished.load_run`), exported,
+network rebuilt with its trained weights (:func:`nas.training.finished.load_run`), exported,
 and checked on the run's own test images.
 """
 
@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from nas.errors import NasError
-from nas.runs.finished import load_run
+from nas.training.finished import load_run
 from nas.training.record import CONFIG_FILE
 
 __all__ = [

@@ -19,11 +19,11 @@ from typing import Any
 from nas.data import load_dataset, resolve_data_dir
 from nas.errors import NasError
 from nas.genotypes.codec import from_dict, save_genotype
-from nas.recipes import load_recipe
 from nas.runs import lock
 from nas.runs.atomic import write_json
 from nas.runs.rng import seed_everything
-from nas.tools.finetune import TRANSFER_FILE, finetune_args, prepare_finetune, refuse_finetuning_run
+from nas.training.finetune import TRANSFER_FILE, finetune_args, prepare_finetune, refuse_finetuning_run
+from nas.training.recipes import load_recipe
 from nas.training.run import train
 from nas.training.spec import build_model, describe_spec, resolve_spec
 

@@ -21,7 +21,7 @@ Run directory::
     result.json         written last: its presence means the run is complete
 
 Files, checks and history go through :mod:`nas.runs`; a finished run is read back by
-:mod:`nas.runs.finished`, whose rule picks the selected weights.
+:mod:`nas.training.finished`, whose rule picks the selected weights.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ from tqdm import tqdm
 from nas.errors import NasError
 from nas.runs.atomic import remove_leftovers, save_torch, write_json
 from nas.runs.checkpoints import load_checkpoint, save_checkpoint
-from nas.runs.finished import read_weights
 from nas.runs.rng import rng_state, seed_everything, set_rng_state
 from nas.training.config import TrainConfig
+from nas.training.finished import read_weights
 from nas.training.loop import Engine, NonFiniteLoss
 from nas.training.metrics_log import MetricsLog
 from nas.training.record import CHECKPOINT_FILE, config_document, prepare_run_dir, write_config

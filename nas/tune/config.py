@@ -37,8 +37,8 @@ from nas.controllers import ControllerOptions, OptionsByController, controller_c
 from nas.controllers.optuna_controller import OptunaController
 from nas.errors import NasError
 from nas.registry import normalize
-from nas.search_jobs.storage import without_password
-from search_spaces import get_space
+from nas.search_protocol.storage import without_password
+from nas.search_spaces import get_space
 
 RUN_ONLY_FIELDS: frozenset[str] = frozenset(
     {

@@ -30,12 +30,12 @@ from nas.data import load_dataset, resolve_data_dir
 from nas.errors import NasError
 from nas.genotypes.codec import from_dict
 from nas.nb201_table import NB201Table, find_table
-from nas.recipes import load_recipe
 from nas.runs.atomic import read_json, remove_leftovers, write_json
 from nas.runs.rundir import RunStatus, check_run_dir
-from nas.search_jobs.job import Echo, SearchResult
-from nas.search_jobs.storage import open_storage, remember_password
+from nas.search_protocol.job import Echo, SearchResult
+from nas.search_protocol.storage import open_storage, remember_password
 from nas.trainer import TrainConfig
+from nas.training.recipes import load_recipe
 from nas.tune import orphans, trust
 from nas.tune.config import SearchConfig, compared_part, load_config
 from nas.tune.outputs import Outputs, write_outputs

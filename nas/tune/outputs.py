@@ -28,8 +28,8 @@ from nas.errors import NasError
 from nas.genotypes.codec import from_dict, from_json, save_genotype, to_text
 from nas.nb201_protocol import BudgetedSearch
 from nas.runs.atomic import read_json, write_json, write_text
+from nas.search_spaces import get_space
 from nas.tune.config import SearchConfig
-from search_spaces import get_space
 
 LEADERBOARD_COLUMNS = (
     "rank",

@@ -25,8 +25,8 @@ from ray import tune
 from nas.genotypes.codec import from_json, save_genotype
 from nas.metrics import count_flops, count_parameters
 from nas.proxies import build_network, sample_batch, score
-from nas.recipes import load_recipe
 from nas.runs.atomic import read_json, write_json
+from nas.training.recipes import load_recipe
 from nas.tune.settings import TrialSettings
 from nas.tune.training_trial import dataset
 

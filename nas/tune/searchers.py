@@ -46,8 +46,8 @@ from nas.metrics import count_flops, count_parameters
 from nas.nb201_protocol import BudgetedSearch
 from nas.nb201_table import NB201Table
 from nas.runs.atomic import read_json, write_json
+from nas.search_spaces import get_space
 from nas.tune import trust
-from search_spaces import get_space
 
 #: The metric every trial reports and searchers maximise: best validation top-1 so far (%).
 METRIC = "val_accuracy"

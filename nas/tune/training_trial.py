@@ -25,11 +25,11 @@ from ray import tune
 from nas.data import ImageDataset, load_dataset
 from nas.genotypes.codec import from_json, save_genotype, to_dict
 from nas.metrics import count_flops, count_parameters
-from nas.recipes import load_recipe
 from nas.runs.atomic import read_json, write_json, write_with
+from nas.search_spaces import get_space
 from nas.trainer import seed_everything, train
+from nas.training.recipes import load_recipe
 from nas.tune.settings import TrialSettings
-from search_spaces import get_space
 
 _DATASETS: dict[tuple[str, str | None, str | None], ImageDataset] = {}
 

@@ -23,7 +23,7 @@ from ray.tune.search import Searcher
 from nas.controllers.optuna_controller import OptunaController, study_seed
 from nas.errors import NasError
 from nas.runs.atomic import one_line
-from nas.search_jobs.storage import open_storage, remember_password
+from nas.search_protocol.storage import open_storage, remember_password
 from nas.tune import trainable, trust
 from nas.tune.config import SearchConfig
 from nas.tune.progress import TrialLines

@@ -28,7 +28,7 @@ from nas.controllers import create_controller
 from nas.darts.methods.base import CellArch, MethodConfig, SearchMethod
 from nas.genotypes.codec import from_json, to_json
 from nas.genotypes.types import Genotype
-from search_spaces import get_space
+from nas.search_spaces import get_space
 
 __all__ = ["Spos", "SposConfig", "fixed_batches", "score_genotype"]
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from nas.genotypes.types import Stage, Stem, VGGBlock
-from search_spaces.base import Decision
-from search_spaces.macro import MacroSpace, StageFamily, block_of, entry_downsample, menu_index, scaled
+from nas.search_spaces.base import Decision
+from nas.search_spaces.macro import MacroSpace, StageFamily, block_of, entry_downsample, menu_index, scaled
 
 
 @dataclass(frozen=True)

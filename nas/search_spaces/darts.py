@@ -36,7 +36,7 @@ from collections.abc import Sequence
 
 from nas.errors import NasError
 from nas.genotypes.types import DARTS_SEARCH_OPS, DartsGenotype, Genotype
-from search_spaces.base import Decision, MacroSettings, SearchSpace
+from nas.search_spaces.base import Decision, MacroSettings, SearchSpace
 
 #: The seven operations an edge may use (the search primitives without ``none``).
 OPS: tuple[str, ...] = tuple(op for op in DARTS_SEARCH_OPS if op != "none")

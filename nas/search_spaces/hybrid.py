@@ -1,18 +1,18 @@
 """The hybrid space: each of the three CIFAR stages chooses its family, then its cell.
 
 No other toolkit offers this. The shared three-stage skeleton and the rules on
-ignored decisions are in :mod:`search_spaces.macro`.
+ignored decisions are in :mod:`nas.search_spaces.macro`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from search_spaces.densenet import DenseNetFamily
-from search_spaces.inception import InceptionFamily
-from search_spaces.macro import MacroSpace, StageFamily
-from search_spaces.resnet import ResNetFamily
-from search_spaces.vgg import VGGFamily
+from nas.search_spaces.densenet import DenseNetFamily
+from nas.search_spaces.inception import InceptionFamily
+from nas.search_spaces.macro import MacroSpace, StageFamily
+from nas.search_spaces.resnet import ResNetFamily
+from nas.search_spaces.vgg import VGGFamily
 
 
 class HybridSpace(MacroSpace):

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from nas.genotypes.types import DenseBlock, Stage, Stem
-from search_spaces.base import Decision
-from search_spaces.macro import MacroSpace, StageFamily, block_of, entry_downsample, menu_index
+from nas.search_spaces.base import Decision
+from nas.search_spaces.macro import MacroSpace, StageFamily, block_of, entry_downsample, menu_index
 
 #: Stem width of a DenseNet without bottlenecks (Huang et al., Sec. 3).
 PLAIN_STEM = 16

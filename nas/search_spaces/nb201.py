@@ -18,7 +18,7 @@ from nas.errors import NasError
 from nas.genotypes.types import NB201_EDGES as EDGES
 from nas.genotypes.types import NB201_NODES as NUM_NODES
 from nas.genotypes.types import NB201_OPS, Genotype, NB201Genotype
-from search_spaces.base import Decision, MacroSettings, SearchSpace
+from nas.search_spaces.base import Decision, MacroSettings, SearchSpace
 
 
 class NB201Space(SearchSpace):

@@ -29,10 +29,10 @@ Shared rules (the same in every macro space, so the spaces nest):
 Decision vectors and genotypes: in the hybrid space the decisions of families a
 stage did not choose are ignored by :meth:`MacroSpace.from_decisions`, and
 :meth:`MacroSpace.to_decisions` sets them to 0 (the *canonical* vector). The
-mapping is therefore many-to-one, :meth:`~search_spaces.base.SearchSpace.size`
+mapping is therefore many-to-one, :meth:`~nas.search_spaces.base.SearchSpace.size`
 counts decision vectors, and :meth:`MacroSpace.distinct_size` counts distinct
 genotypes exactly. The ResNet family has ignored decisions too (``groups`` of a
-basic block; ``shortcut=pad`` where a stage narrows, see :mod:`search_spaces.resnet`).
+basic block; ``shortcut=pad`` where a stage narrows, see :mod:`nas.search_spaces.resnet`).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from typing import Any, ClassVar, TypeVar
 
 from nas.errors import NasError
 from nas.genotypes.types import Genotype, Head, MacroGenotype, Stage, Stem
-from search_spaces.base import Decision, SearchSpace
+from nas.search_spaces.base import Decision, SearchSpace
 
 #: The skeleton every macro space shares: three stages, CIFAR-sized RGB input.
 NUM_STAGES = 3

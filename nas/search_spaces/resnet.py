@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from nas.genotypes.types import ResNetBlock, Stage, Stem
-from search_spaces.base import Decision
-from search_spaces.macro import MacroSpace, StageFamily, block_of, entry_downsample, menu_index, scaled
+from nas.search_spaces.base import Decision
+from nas.search_spaces.macro import MacroSpace, StageFamily, block_of, entry_downsample, menu_index, scaled
 
 #: Output channels per 3x3 channel of each block kind (He et al.'s bottleneck expands 4x).
 EXPANSION = {"basic": 1, "bottleneck": 4}
