@@ -104,7 +104,7 @@ def test_config_errors_name_file_and_field(tmp_path: Path, updates: dict[str, An
 def test_override_errors_name_the_flag_and_cli_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = write_config(tmp_path / "q.yaml", tiny())
     with pytest.raises(
-        NasError, match=r"^--set epochs=0: epochs: expected a positive integer, got 0 \(only a selection"
+        NasError, match=r"^--set epochs=0: epochs: expected a positive integer, got 0 \(selection argmax reads"
     ):
         load_config_file(path, {"epochs": 0})
     code = cli_main(["search", "--config", str(path), "--set", "guards.max_skip=x", "--out", str(tmp_path / "r")])

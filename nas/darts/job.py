@@ -2,7 +2,7 @@
 
 One process, or one per GPU under ``torchrun`` (DDP); no Ray. The config is
 :class:`~nas.darts.config.DartsSearchConfig`, the run directory that of
-:mod:`nas.darts.search`, the result the common :class:`~nas.search_jobs.job.SearchResult`.
+:mod:`nas.darts.search`, the result the common :class:`~nas.search_protocol.job.SearchResult`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from nas.search_protocol.job import Echo, SearchResult
 
 
 class DartsJob:
-    """The :class:`~nas.search_jobs.job.SearchJob` of differentiable search (darts and nb201 supernets)."""
+    """The :class:`~nas.search_protocol.job.SearchJob` of differentiable search (darts and nb201 supernets)."""
 
     name = "darts"
     description = "DARTS: differentiable search of a supernet (darts or nb201 space)"

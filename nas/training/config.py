@@ -102,7 +102,8 @@ class TrainConfig(BaseModel):
         "auto", description="sep/dil convs on the lean kernels of nas.kernels; auto: the per-device table"
     )
     compile: bool = Field(
-        False, description="torch.compile the model (the drop-path ramp costs one recompilation, then is dynamic)"
+        False,
+        description="torch.compile the model (each new drop-path probability of the ramp recompiles it, torch 2.14)",
     )
     eval_batch_size: int = Field(256, ge=1)
     log_interval: int = Field(20, ge=1, description="steps between progress updates and NaN checks")
