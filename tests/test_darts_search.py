@@ -189,6 +189,9 @@ def test_a_finished_search_says_what_can_be_checked_without_a_table(tmp_path: Pa
     n = skip_counts(result.genotype)
     line = f"skip connections: normal {n['normal']}, reduce {n['reduce']}; "
     assert any(s.startswith(line) and s.endswith("M parameters at the evaluation size") for s in said), said[-3:]
+    again: list[str] = []
+    DartsJob().run(load_config(tiny()), tmp_path / "run", progress=False, echo=again.append)
+    assert any(s.startswith(line) for s in again), again  # said again when the finished run is reported
 
 
 def test_second_order_search_writes_a_complete_run_dir(tmp_path: Path) -> None:

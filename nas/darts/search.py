@@ -190,6 +190,8 @@ def _finished(run_dir: Path, say: Echo) -> SearchResult:
         raise NasError(f"{run_dir / 'result.json'}: expected a JSON object")
     say(f"{run_dir}: search already finished ({result.get('epochs_run', '?')} epochs); genotype:")
     say(to_text(genotype))
+    if "eval_params" in result:  # runs finished before it was recorded have no such line
+        say(checks_line(result))
     alphas = run_dir / "alphas.json"
     weights = read_json(alphas, "the architecture weights").get("weights") if alphas.is_file() else None
     return SearchResult(
