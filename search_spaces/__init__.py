@@ -8,27 +8,14 @@ shared, not copied. New code imports :mod:`nas.search_spaces`.
 
 import sys
 
+import nas.search_spaces as _moved
+from nas.search_spaces import *  # noqa: F403 - the public names, as nas.search_spaces lists them
 from nas.search_spaces import (
-    REGISTRY,
-    SPACES,
-    DartsSpace,
-    Decision,
-    DenseNetSpace,
-    HybridSpace,
-    InceptionSpace,
-    MacroSettings,
-    MacroSpace,
-    NB201Space,
-    ResNetSpace,
-    SearchSpace,
-    VGGSpace,
     base,
     darts,
     densenet,
-    get_space,
     hybrid,
     inception,
-    list_spaces,
     macro,
     nb201,
     resnet,
@@ -38,20 +25,4 @@ from nas.search_spaces import (
 for _module in (base, darts, densenet, hybrid, inception, macro, nb201, resnet, vgg):
     sys.modules[f"{__name__}.{_module.__name__.rpartition('.')[2]}"] = _module
 
-__all__ = [
-    "REGISTRY",
-    "SPACES",
-    "DartsSpace",
-    "Decision",
-    "DenseNetSpace",
-    "HybridSpace",
-    "InceptionSpace",
-    "MacroSettings",
-    "MacroSpace",
-    "NB201Space",
-    "ResNetSpace",
-    "SearchSpace",
-    "VGGSpace",
-    "get_space",
-    "list_spaces",
-]
+__all__ = list(_moved.__all__)  # one list of public names, kept by the new package

@@ -3,24 +3,7 @@
 Its public names are re-exported here so that old imports keep working.
 """
 
-from nas.training.finetune import (
-    TRANSFER_FILE,
-    TransferReport,
-    finetune_args,
-    freeze,
-    load_state_dict_file,
-    prepare_finetune,
-    refuse_finetuning_run,
-    transfer_weights,
-)
+from nas.training import finetune as _moved
+from nas.training.finetune import *  # noqa: F403 - the public names, as nas.training.finetune lists them
 
-__all__ = [
-    "TRANSFER_FILE",
-    "TransferReport",
-    "finetune_args",
-    "freeze",
-    "load_state_dict_file",
-    "prepare_finetune",
-    "refuse_finetuning_run",
-    "transfer_weights",
-]
+__all__ = list(_moved.__all__)  # one list of public names, kept by the new module
