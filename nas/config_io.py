@@ -215,3 +215,20 @@ def validation_error(
     flags = overridden or {}
     origin = next((flag for key, flag in flags.items() if path == key or path.startswith(key + ".")), source)
     return NasError(f"{origin}: {path}: {message}" if path else f"{origin}: {message}")
+
+
+def find_named_yaml(text: str, directory: Path) -> Path | None:
+    """A YAML file given by path, or by the name of one shipped in ``directory``; None when neither.
+
+    An existing file wins; text that looks like a path (``.yaml``/``.yml`` or a ``/``) is returned
+    as that path even when missing, so the caller says which file is missing; a bare name is
+    looked up as ``directory/NAME.yaml`` then ``.yml``. Recipes and search configs share it.
+    """
+    path = Path(text).expanduser()
+    if path.is_file() or text.endswith((".yaml", ".yml")) or "/" in text:
+        return path
+    for suffix in (".yaml", ".yml"):
+        candidate = directory / f"{text}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None

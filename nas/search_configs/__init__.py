@@ -11,6 +11,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from nas.config_io import find_named_yaml
 from nas.errors import NasError
 
 __all__ = ["CONFIGS_DIR", "describe", "find_config", "list_configs"]
@@ -39,14 +40,8 @@ def describe(path: Path) -> str:
 def find_config(spec: str | Path) -> Path:
     """The file of a search config given by path, or by the name of a shipped one (``zero_shot_nb201``)."""
     text = str(spec)
-    path = Path(text).expanduser()
-    if path.is_file():
-        return path
-    if text.endswith((".yaml", ".yml")) or "/" in text:
-        return path  # a path: reading it says whether it exists (``missing.yaml: config file not found``)
-    for suffix in (".yaml", ".yml"):
-        candidate = CONFIGS_DIR / f"{text}{suffix}"
-        if candidate.is_file():
-            return candidate
+    found = find_named_yaml(text, CONFIGS_DIR)
+    if found is not None:
+        return found  # a missing path is said by whoever reads it (``missing.yaml: config file not found``)
     known = ", ".join(list_configs()) or "none"
     raise NasError(f"--config {text!r}: not found (shipped configs: {known}; or give the path of a .yaml file)")

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
-from nas.config_io import apply_overrides, parse_override, read_yaml
+from nas.config_io import apply_overrides, find_named_yaml, parse_override, read_yaml
 from nas.errors import NasError
 from nas.training.config import TrainConfig, describe_error
 
@@ -82,15 +82,9 @@ def list_recipes() -> list[str]:
 def find_recipe(spec: str | Path) -> Path:
     """The file of a recipe given by name (``quick``) or by path."""
     text = str(spec)
-    path = Path(text).expanduser()
-    if path.is_file():
-        return path
-    looks_like_path = text.endswith((".yaml", ".yml")) or "/" in text
-    if not looks_like_path:
-        for suffix in (".yaml", ".yml"):
-            candidate = RECIPES_DIR / f"{text}{suffix}"
-            if candidate.is_file():
-                return candidate
+    found = find_named_yaml(text, RECIPES_DIR)
+    if found is not None and found.is_file():
+        return found
     known = ", ".join(list_recipes()) or "none"
     raise NasError(f"recipe {text!r}: not found (known recipes: {known}; or give the path of a .yaml file)")
 
