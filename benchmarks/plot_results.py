@@ -107,11 +107,15 @@ def plot_proxy_evolution(results: Path, out: Path) -> Path:
     return _save(fig, out, "nb201_proxy_evolution_curves.png")
 
 
-#: Later weight-sharing result files (same benchmark, other methods or seeds) drawn beside the first one.
-WEIGHT_SHARING_MORE = (
+#: The reported weight-sharing result files of the NB201 benchmark (seeds 0-9 or fewer), drawn together;
+#: `weight_sharing_budget.py` tabulates the same files.
+WEIGHT_SHARING_FILES = (
+    "weight_sharing_nb201.json",
     "weight_sharing_nb201_zero_cost_pt.json",
     "weight_sharing_nb201_beta_darts.json",
     "weight_sharing_nb201_drnas.json",
+    "weight_sharing_nb201_pc_darts_edge_norm.json",
+    "weight_sharing_nb201_darts_pt.json",
 )
 
 
@@ -121,8 +125,7 @@ def plot_weight_sharing(results: Path, out: Path) -> Path:
     The x position of a method is its median search time: a few searches run while the cores
     were shared would drag a mean far from what a search takes.
     """
-    files = [_load(results / "weight_sharing_nb201.json")]
-    files += [_load(results / name) for name in WEIGHT_SHARING_MORE if (results / name).is_file()]
+    files = [_load(results / name) for name in WEIGHT_SHARING_FILES if (results / name).is_file()]
     fig, ax = plt.subplots(figsize=(9, 5.2))
     cmap = plt.get_cmap("tab20")
     i = 0
