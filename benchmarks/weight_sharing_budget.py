@@ -1,21 +1,14 @@
-"""Accuracy against wall-time budget of every weight-sharing search in NB201, from the result files.
+"""One table of every weight-sharing search in NB201, with accuracy at 1, 3 and 10 minutes.
 
-Why: a user picks a search by the minutes they have. Nothing is run here: for each search
-recorded by ``bench_weight_sharing_nb201.py``, the cell it *holds* at a budget of T seconds
-is the last cell it had produced by then, and its table accuracy is read from the file:
+Why: a user picks a search by the minutes they have, and the methods' rows live in several
+result files of ``bench_weight_sharing_nb201.py`` (one per batch of methods or seeds). Nothing
+is run here: each file's searches are summarised again by that benchmark's own ``summarise``
+(so "the cell a search holds at T seconds" has one definition, ``_cell_at`` there: the final
+cell if the search ended by then, else the arg-max cell of the last epoch finished by then;
+selections that choose at the end hold none before), and the rows are gathered in one table.
+Files written before per-epoch times were recorded can only show the final cell.
 
-- the final cell, at the search's own wall time (``search_time_s``);
-- before that, the cell recorded after each epoch, but only when the final cell *is* the
-  last per-epoch cell (arg-max methods; SPOS, whose per-epoch cell is a short candidate
-  search): a selection that picks its cell another way at the end (DARTS-PT, Zero-Cost-PT)
-  holds no cell before it ends.
-
-Per-epoch cells come from the full search (its learning-rate schedule is the full search's),
-so "the cell at 3 minutes" is an anytime reading, not a 3-minute search. Files written before
-the per-epoch times were recorded get them spread evenly over the search time (marked).
-Wall times are as recorded, on whatever load the search shared the cores with.
-
-    python benchmarks/weight_sharing_budget.py [--budgets 60,180,600]
+    python benchmarks/weight_sharing_budget.py
 """
 
 from __future__ import annotations
@@ -28,110 +21,73 @@ from pathlib import Path
 from typing import Any
 
 from _common import ROOT, write_result
+from bench_weight_sharing_nb201 import BUDGETS_S, summarise
 from plot_results import WEIGHT_SHARING_FILES
 
 RESULTS = ROOT / "benchmarks" / "results"
-#: Seeds checked after the reporting (never tuned or reported on): a row of their own.
+#: Seeds checked after the reporting (never tuned or reported on): rows of their own.
 HELD_OUT_FILES = ("weight_sharing_nb201_zero_cost_pt_heldout.json",)
 
 
-def timeline(run: dict[str, Any]) -> tuple[list[tuple[float, float]], bool]:
-    """(seconds, test accuracy) of each cell the search held, in order, and whether times were spread."""
-    final = (float(run["search_time_s"]), float(run["c10_test"]))
-    cells, tests = run.get("per_epoch_cell") or [], run.get("per_epoch_test") or []
-    if not cells or cells[-1] != run["cell"] or len(tests) != len(cells):
-        return [final], False
-    elapsed = run.get("per_epoch_elapsed_s")
-    spread = not elapsed or len(elapsed) != len(cells)
-    if spread:
-        elapsed = [final[0] * (i + 1) / len(cells) for i in range(len(cells))]
-    points = [(float(t), float(a)) for t, a in zip(elapsed, tests) if a is not None]
-    return [*points[:-1], final], spread
-
-
-def held_at(points: list[tuple[float, float]], budget: float) -> float | None:
-    """The accuracy of the last cell produced within ``budget`` seconds (``None``: none yet)."""
-    held = [acc for t, acc in points if t <= budget]
-    return held[-1] if held else None
-
-
-def rows_of(data: dict[str, Any], source: str, budgets: list[float], *, held_out: bool = False) -> list[dict[str, Any]]:
-    by: dict[str, list[dict[str, Any]]] = {}
-    for run in data["runs"]:
-        if run.get("c10_test") is not None:
-            by.setdefault(run["method"], []).append(run)
+def rows_of(data: dict[str, Any], source: str, *, held_out: bool = False) -> list[dict[str, Any]]:
+    """The benchmark's summary rows of one result file, with its seeds, median time and source."""
+    runs = [r for r in data["runs"] if r.get("c10_test") is not None]
+    names = list(dict.fromkeys(r["method"] for r in runs))
     out = []
-    for method, runs in by.items():
-        lines = [timeline(r) for r in runs]
-        row: dict[str, Any] = {
-            "method": f"{method} (held-out seeds)" if held_out else method,
-            "file": source,
-            "seeds": sorted(r["seed"] for r in runs),
-            "anytime": any(len(points) > 1 for points, _ in lines),
-            "times_spread": any(spread for _, spread in lines),
-            "final_mean": round(statistics.fmean(r["c10_test"] for r in runs), 2),
-            "median_search_s": round(statistics.median(r["search_time_s"] for r in runs)),
-        }
-        for budget in budgets:
-            held = [a for a in (held_at(points, budget) for points, _ in lines) if a is not None]
-            row[f"at_{int(budget)}s"] = {
-                "mean": round(statistics.fmean(held), 2) if held else None,
-                "with_a_cell": len(held),
-                "of": len(runs),
-            }
+    for row in summarise(runs, names):
+        mine = [r for r in runs if r["method"] == row["method"]]
+        row["method"] = f"{row['method']} (held-out seeds)" if held_out else row["method"]
+        row["seeds"] = sorted(r["seed"] for r in mine)
+        row["search_time_s_median"] = round(statistics.median(r["search_time_s"] for r in mine))
+        row["per_epoch_times"] = all("per_epoch_elapsed_s" in r for r in mine)
+        row["file"] = source
         out.append(row)
     return out
 
 
-def markdown(rows: list[dict[str, Any]], budgets: list[float]) -> str:
-    heads = [f"at {int(b) // 60} min" if b % 60 == 0 else f"at {int(b)} s" for b in budgets]
+def markdown(rows: list[dict[str, Any]]) -> str:
+    heads = [f"at {b // 60} min" for b in BUDGETS_S]
     lines = [
-        "# Weight-sharing searches in NB201: the table accuracy of the cell held at each budget",
+        "# Weight-sharing searches in NB201 at CPU size: every method, accuracy against wall time",
         "",
-        "Mean test % over the seeds holding a cell by then (in brackets: how many of the seeds); "
-        "`anytime`: the method's cell after every epoch counts (its final cell is the last of them), "
-        "otherwise only the final cell. Wall times as recorded (cores often shared). *: per-epoch times spread evenly "
-        "(the file predates their record).",
+        "The NB201 table's 200-epoch CIFAR-10 test accuracy of the derived cell; at 1 / 3 / 10 min: "
+        "the mean over seeds of the cell each search holds by then ('-' when a seed holds none). "
+        "*: the file predates per-epoch times, so only finished searches count. Wall times as "
+        "recorded, one core per search, cores often shared (the file of each row names its load).",
         "",
-        "| method | seeds | anytime | " + " | ".join(heads) + " | final | median s / search | file |",
-        "|---|---|---|" + "---|" * len(heads) + "---|---|---|",
+        "| method | seeds | test % (mean ± std) | worst | " + " | ".join(heads) + " | median s / search | file |",
+        "|---|---|---|---|" + "---|" * len(heads) + "---|---|",
     ]
+
+    def cell(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
     for r in rows:
-        cells = []
-        for b in budgets:
-            at = r[f"at_{int(b)}s"]
-            cells.append("-" if at["mean"] is None else f"{at['mean']:.2f} ({at['with_a_cell']}/{at['of']})")
         seeds = r["seeds"]
         seed_text = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else str(seeds)
-        mark = "*" if r["times_spread"] else ""
+        at = " | ".join(cell(r.get(f"c10_test_at_{b}s")) for b in BUDGETS_S)
         lines.append(
-            f"| {r['method']}{mark} | {seed_text} | {'yes' if r['anytime'] else 'no'} | "
-            + " | ".join(cells)
-            + f" | {r['final_mean']:.2f} | {r['median_search_s']} | `{r['file']}` |"
+            f"| {r['method']}{'' if r['per_epoch_times'] else '*'} | {seed_text} | "
+            f"{r['c10_test_mean']:.2f} ± {r['c10_test_std']:.2f} | {r['c10_test_min']:.2f} | {at} | "
+            f"{r['search_time_s_median']} | `{r['file']}` |"
         )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--budgets", default="60,180,600", help="comma-separated budgets in seconds")
     p.add_argument("--results", default=str(RESULTS), help="the directory of the result files")
     p.add_argument("--out", default=str(RESULTS / "weight_sharing_budget"))
     args = p.parse_args(argv)
-    try:
-        budgets = [float(b) for b in args.budgets.split(",")]
-    except ValueError:
-        raise SystemExit(f"--budgets: expected comma-separated seconds, got {args.budgets!r}") from None
     rows: list[dict[str, Any]] = []
     for name in (*WEIGHT_SHARING_FILES, *HELD_OUT_FILES):
         path = Path(args.results) / name
         if path.is_file():
-            rows += rows_of(
-                json.loads(path.read_text(encoding="utf-8")), name, budgets, held_out=name in HELD_OUT_FILES
-            )
-    write_result(Path(args.out).with_suffix(".json"), {"budgets_s": budgets, "rows": rows})
-    Path(args.out).with_suffix(".md").write_text(markdown(rows, budgets), encoding="utf-8")
-    print(markdown(rows, budgets))
+            rows += rows_of(json.loads(path.read_text(encoding="utf-8")), name, held_out=name in HELD_OUT_FILES)
+    write_result(Path(args.out).with_suffix(".json"), {"budgets_s": list(BUDGETS_S), "rows": rows})
+    text = markdown(rows)
+    Path(args.out).with_suffix(".md").write_text(text, encoding="utf-8")
+    print(text)
     return 0
 
 

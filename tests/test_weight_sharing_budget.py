@@ -1,4 +1,4 @@
-"""The budget table of the weight-sharing searches: which cell a search holds at T seconds."""
+"""The gathered weight-sharing table: every file's rows, one definition of the cell held at T seconds."""
 
 from __future__ import annotations
 
@@ -14,43 +14,41 @@ finally:
     sys.path.remove(str(REPO / "benchmarks"))
 
 
-def _run(**kw: object) -> dict:
-    run = {"method": "m", "seed": 0, "cell": "c3", "c10_test": 93.0, "search_time_s": 300.0}
-    run.update(per_epoch_cell=["c1", "c2", "c3"], per_epoch_test=[80.0, 90.0, 92.5])
+def _run(seed: int, **kw: object) -> dict:
+    run = {"method": "m", "seed": seed, "cell": "c3", "c10_test": 93.0, "search_time_s": 300.0, "skips": 0}
+    run.update(percentile=90.0, time_per_step_s=1.0, selection="argmax")
+    run.update(per_epoch_cell=["c1", "c2", "c3"], per_epoch_test=[80.0, 90.0, 93.0])
+    run.update(per_epoch_elapsed_s=[50.0, 150.0, 290.0])
     run.update(kw)
     return run
 
 
-def test_an_arg_max_search_holds_its_latest_epoch_cell_and_the_final_one_at_its_end() -> None:
-    points, spread = budget.timeline(_run(per_epoch_elapsed_s=[50.0, 150.0, 290.0]))
-    assert not spread
-    assert points == [(50.0, 80.0), (150.0, 90.0), (300.0, 93.0)]
-    assert budget.held_at(points, 40.0) is None
-    assert budget.held_at(points, 60.0) == 80.0
-    assert budget.held_at(points, 299.0) == 90.0
-    assert budget.held_at(points, 600.0) == 93.0
-
-
-def test_a_search_whose_final_cell_is_chosen_otherwise_holds_nothing_before_its_end() -> None:
-    points, _ = budget.timeline(_run(cell="other", per_epoch_elapsed_s=[50.0, 150.0, 290.0]))
-    assert points == [(300.0, 93.0)]
-    assert budget.timeline(_run(per_epoch_cell=[], per_epoch_test=[]))[0] == [(300.0, 93.0)]
-
-
-def test_files_without_per_epoch_times_spread_them_evenly_and_say_so() -> None:
-    points, spread = budget.timeline(_run())
-    assert spread
-    assert points == [(100.0, 80.0), (200.0, 90.0), (300.0, 93.0)]
-
-
-def test_rows_count_the_seeds_holding_a_cell_and_the_table_writes(tmp_path: Path) -> None:
-    runs = [_run(per_epoch_elapsed_s=[50.0, 150.0, 290.0]), _run(seed=1, cell="x", search_time_s=700.0)]
-    rows = budget.rows_of({"runs": runs}, "f.json", [60.0, 600.0, 900.0])
-    assert rows[0]["at_60s"] == {"mean": 80.0, "with_a_cell": 1, "of": 2}
-    assert rows[0]["at_600s"] == {"mean": 93.0, "with_a_cell": 1, "of": 2}
-    assert rows[0]["at_900s"]["with_a_cell"] == 2
+def test_gathered_rows_use_the_benchmarks_definition_and_name_their_file(tmp_path: Path) -> None:
+    runs = [_run(0), _run(1, per_epoch_elapsed_s=[70.0, 170.0, 290.0], c10_test=92.0, per_epoch_test=[84, 88, 92])]
+    held = [_run(10, method="m", selection="zero_cost_pt", search_time_s=200.0)]
     (tmp_path / "weight_sharing_nb201.json").write_text(json.dumps({"runs": runs}))
-    out = tmp_path / "budget"
-    assert budget.main(["--results", str(tmp_path), "--out", str(out), "--budgets", "60,600"]) == 0
+    (tmp_path / budget.HELD_OUT_FILES[0]).write_text(json.dumps({"runs": held}))
+    out = tmp_path / "table"
+    assert budget.main(["--results", str(tmp_path), "--out", str(out)]) == 0
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert [(r["method"], r["seeds"], r["file"]) for r in rows] == [
+        ("m", [0, 1], "weight_sharing_nb201.json"),
+        ("m (held-out seeds)", [10], budget.HELD_OUT_FILES[0]),
+    ]
+    assert rows[0]["c10_test_at_60s"] is None  # seed 1 holds no cell at 60 s
+    assert rows[0]["c10_test_at_180s"] == 89.0  # 90 (seed 0, epoch 2) and 88 (seed 1, epoch 2)
+    assert rows[0]["c10_test_at_600s"] == 92.5
+    assert (
+        rows[1]["c10_test_at_180s"] is None and rows[1]["c10_test_at_600s"] == 93.0
+    )  # a PT selection: only at its end
     text = out.with_suffix(".md").read_text()
-    assert "| m | 0-1 | yes | 80.00 (1/2) | 93.00 (1/2) | 93.00 |" in text
+    assert "| m | 0-1 | 92.50 ± 0.71 | 92.00 | - | 89.00 | 92.50 | 300 |" in text
+
+
+def test_a_file_without_per_epoch_times_is_marked() -> None:
+    old = [_run(0, per_epoch_elapsed_s=None)]
+    for r in old:
+        del r["per_epoch_elapsed_s"]
+    rows = budget.rows_of({"runs": old}, "old.json")
+    assert rows[0]["per_epoch_times"] is False
+    assert "| m* |" in budget.markdown(rows)
