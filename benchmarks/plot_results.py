@@ -116,6 +116,7 @@ WEIGHT_SHARING_FILES = (
     "weight_sharing_nb201_drnas.json",
     "weight_sharing_nb201_pc_darts_edge_norm.json",
     "weight_sharing_nb201_darts_pt.json",
+    "weight_sharing_nb201_darts_pt_fix_alpha.json",
 )
 
 
