@@ -152,7 +152,7 @@ def plot_weight_sharing(results: Path, out: Path) -> Path:
     ax.set_xscale("log")
     ax.set_xlabel("search time (s, log scale; one core per search, cores sometimes shared)")
     ax.set_ylabel("derived cell's CIFAR-10 test accuracy (%)")
-    ax.set_title("Weight-sharing searches in the NB201 space (seeds 0-4 or 0-9)", fontsize=10)
+    ax.set_title("Weight-sharing searches in the NB201 space (seeds per method: in the legend)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6.5, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(fig, out, "weight_sharing_accuracy_vs_time.png")

@@ -65,6 +65,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         seeds = r["seeds"]
         seed_text = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else str(seeds)
+        seed_text = str(seeds[0]) if len(seeds) == 1 else seed_text
         at = " | ".join(cell(r.get(f"c10_test_at_{b}s")) for b in BUDGETS_S)
         lines.append(
             f"| {r['method']}{'' if r['per_epoch_times'] else '*'} | {seed_text} | "
