@@ -14,7 +14,6 @@ Files written before per-epoch times were recorded can only show the final cell.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -23,6 +22,9 @@ from typing import Any
 from _common import ROOT, write_result
 from bench_weight_sharing_nb201 import BUDGETS_S, summarise
 from plot_results import WEIGHT_SHARING_FILES
+
+from nas.errors import NasError
+from nas.runs.atomic import read_json
 
 RESULTS = ROOT / "benchmarks" / "results"
 #: Seeds checked after the reporting (never tuned or reported on): rows of their own.
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in (*WEIGHT_SHARING_FILES, *HELD_OUT_FILES):
         path = Path(args.results) / name
         if path.is_file():
-            rows += rows_of(json.loads(path.read_text(encoding="utf-8")), name, held_out=name in HELD_OUT_FILES)
+            rows += rows_of(read_json(path, "a weight-sharing result"), name, held_out=name in HELD_OUT_FILES)
     write_result(Path(args.out).with_suffix(".json"), {"budgets_s": list(BUDGETS_S), "rows": rows})
     text = markdown(rows)
     Path(args.out).with_suffix(".md").write_text(text, encoding="utf-8")
@@ -93,4 +95,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except NasError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
