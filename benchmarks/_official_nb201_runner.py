@@ -25,16 +25,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import runpy
-import subprocess
 import sys
 import time
 import types
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from _official_common import ROOT, Codebase, cifar10_standin, commit_of, our_slice, patch_cuda, write_run_result
 
 #: name in the result file -> (our config under experiments/, their --algo, extra options of theirs).
 ALGOS: dict[str, tuple[str, str, list[str]]] = {
@@ -44,8 +42,9 @@ ALGOS: dict[str, tuple[str, str, list[str]]] = {
 }
 
 #: Every run-time change to the authors' code, as written into the result file.
-EDITS = [
-    "CPU: torch.Tensor.cuda and torch.nn.Module.cuda return the object unchanged; torch.cuda.is_available() "
+EDITS = (
+    "CPU: torch.Tensor.cuda and torch.nn.Module.cuda return the object unchanged (torch.cuda.set_device does "
+    "nothing; their script does not call it); torch.cuda.is_available() "
     "returns True when called from search-cell.py itself (only), so that main()'s "
     "`assert torch.cuda.is_available()` passes; torch.backends.cudnn.version() returns None (their "
     "prepare_logger prints it); their DataLoaders' pin_memory is switched off.",
@@ -67,7 +66,36 @@ EDITS = [
     "thread); --use_api 0; --save_dir inside the run directory.",
     "darts-v1 only: --arch_learning_rate 0.003 (their default 3e-4, the paper's), because our "
     "darts_nb201_quick.yaml uses 3e-3 (10x the paper) at this size; GDAS keeps their 3e-4.",
-]
+)
+
+
+CODEBASE = Codebase(
+    repository="D-X-Y/AutoDL-Projects",
+    script="exps/NATS-algos/search-cell.py",
+    needed=("exps/NATS-algos/search-cell.py", "xautodl/models/cell_searchs/generic_model.py"),
+    ours={"gdas": "GDAS", "darts-v1": "DARTS 1st order"},
+    configs={algo: f"experiments/{file}" for algo, (file, _, _) in ALGOS.items()},
+    edits=EDITS,
+    settings=(
+        "weight-sharing.config (SGD lr 0.025 Nesterov momentum 0.9, weight decay 5e-4, cosine to 0.001, batch 64, "
+        "no gradient clipping), Adam on the architecture (lr 3e-4 except darts-v1 here 3e-3, betas (0.5, 0.999), "
+        "weight decay 1e-3, eps 1e-8), GDAS tau 10 -> 0.1 linearly over the epochs, BN affine=0 and "
+        "track_running_stats=0, no drop path; the weight step then the architecture step on each batch pair."
+    ),
+    published="Published at paper scale (NAS-Bench-201 paper): GDAS 93.61 ± 0.09, DARTS-V1 54.30 ± 0.00.",
+    # Facts about the two codes, not edits: what a difference beyond noise would be looked for in first.
+    differences=(
+        "Weight optimiser: theirs SGD with Nesterov momentum; ours plain momentum (nb201_gdas.yaml says so).",
+        "Gradient clipping: ours clips the weight gradients at norm 5 (the NB201 paper's GDAS script); theirs "
+        "(NATS search-cell.py) does not clip.",
+        "Step order on each batch: theirs updates the weights, then the architecture; ours the architecture, "
+        "then the weights.",
+        "Architecture batches: theirs pairs every weight image with an architecture image drawn at random with "
+        "replacement from the architecture half (SearchDataset); ours reads the architecture half in a shuffled "
+        "order.",
+        "Input normalisation: theirs fixed CIFAR-10 constants; ours the mean and std of the training images.",
+    ),
+)
 
 
 def their_argv(official: Path, algo: str, seed: int, data_dir: str, save_dir: Path) -> list[str]:
@@ -101,59 +129,6 @@ def their_argv(official: Path, algo: str, seed: int, data_dir: str, save_dir: Pa
     ]
 
 
-def our_slice(algo: str, seed: int, data_dir: str) -> tuple[Any, Any, list[int], list[int]]:
-    """(whole dataset, our search data, weight-half indices, architecture-half indices) for ``seed``."""
-    from nas.config_io import apply_overrides, read_yaml
-    from nas.darts.config import load_config
-    from nas.darts.search_data import load_data
-    from nas.data import load_dataset
-
-    file = ALGOS[algo][0]
-    raw = apply_overrides(read_yaml(ROOT / "experiments" / file), {"seed": seed, "data_dir": data_dir})
-    config = load_config(raw, source=file)
-    data = load_data(config)
-    whole = load_dataset(config.dataset, config.data_dir)
-    return whole, data, [int(i) for i in data.train_idx], [int(i) for i in data.val_idx]
-
-
-def _patch_cuda() -> None:
-    import torch
-
-    torch.Tensor.cuda = lambda self, *a, **k: self  # type: ignore[method-assign]
-    torch.nn.Module.cuda = lambda self, *a, **k: self  # type: ignore[method-assign]
-    real = torch.cuda.is_available
-
-    def available() -> bool:
-        # True only for their script's own `assert torch.cuda.is_available()`; torch itself (the
-        # optimisers, the DataLoader) must keep seeing a CPU-only machine.
-        return sys._getframe(1).f_code.co_filename.endswith("search-cell.py") or real()
-
-    torch.cuda.is_available = available  # type: ignore[assignment]
-    # prepare_logger prints the cuDNN version, which fails without a GPU.
-    torch.backends.cudnn.version = lambda: None  # type: ignore[assignment]
-
-
-def _cifar_class(whole: Any) -> type:
-    """A stand-in for ``torchvision.datasets.CIFAR10`` over our decoded images (PIL out, like theirs)."""
-    import numpy as np
-    from PIL import Image
-
-    class OurCIFAR10:
-        def __init__(self, root: str, train: bool = True, transform: Any = None, download: bool = False) -> None:
-            self.images = whole.train_images if train else whole.test_images
-            self.targets = [int(v) for v in (whole.train_labels if train else whole.test_labels)]
-            self.transform = transform
-
-        def __len__(self) -> int:
-            return len(self.targets)
-
-        def __getitem__(self, i: int) -> tuple[Any, int]:
-            img = Image.fromarray(np.ascontiguousarray(self.images[i].permute(1, 2, 0).numpy()))
-            return (self.transform(img) if self.transform is not None else img), self.targets[i]
-
-    return OurCIFAR10
-
-
 def _topk_accuracy(output: Any, target: Any, topk: tuple[int, ...] = (1,)) -> list[Any]:
     """Top-k accuracy in percent, one 1-element tensor per k (what their obtain_accuracy returns).
 
@@ -167,7 +142,7 @@ def _topk_accuracy(output: Any, target: Any, topk: tuple[int, ...] = (1,)) -> li
 def run(official: Path, algo: str, seed: int, data_dir: str, out: Path) -> dict[str, Any]:
     """Run their search once and return what it found (written to ``out/result.json`` too)."""
     out.mkdir(parents=True, exist_ok=True)
-    whole, _data, train_idx, val_idx = our_slice(algo, seed, data_dir)
+    whole, train_idx, val_idx = our_slice(ALGOS[algo][0], seed, data_dir)
     split_dir = out / "split"
     split_dir.mkdir(exist_ok=True)
     # Their load_config format: {"key": ["type", [values]]}.
@@ -176,7 +151,7 @@ def run(official: Path, algo: str, seed: int, data_dir: str, out: Path) -> dict[
 
     sys.path.insert(0, str(official))
     sys.modules["nats_bench"] = types.SimpleNamespace(create=_no_api)  # type: ignore[assignment]
-    _patch_cuda()
+    patch_cuda("search-cell.py")
     import xautodl.datasets as xdatasets
     import xautodl.datasets.get_dataset_with_transform as gdt
     import xautodl.models as xmodels
@@ -185,7 +160,7 @@ def run(official: Path, algo: str, seed: int, data_dir: str, out: Path) -> dict[
 
     xutils.obtain_accuracy = _topk_accuracy
 
-    gdt.dset = types.SimpleNamespace(CIFAR10=_cifar_class(whole))
+    gdt.dset = types.SimpleNamespace(CIFAR10=cifar10_standin(whole))
     their_loaders = xdatasets.get_nas_search_loaders
 
     def loaders(train_data: Any, valid_data: Any, dataset: str, config_root: str, batch: Any, workers: int) -> Any:
@@ -230,27 +205,16 @@ def run(official: Path, algo: str, seed: int, data_dir: str, out: Path) -> dict[
         "per_epoch_valid_acc": [seen["valid"][k] for k in sorted(seen["valid"])],
         "search_wall_s": round(wall, 1),
         "their_argv": argv[1:],
-        "their_commit": _commit(official),
+        "their_commit": commit_of(official),
         "slice": {"weights": len(train_idx), "architecture": len(val_idx), "first_weight_indices": train_idx[:5]},
         "threads": int(__import__("torch").get_num_threads()),
     }
-    tmp = out / "result.json.tmp"
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, out / "result.json")
+    write_run_result(out, result)
     return result
 
 
 def _no_api(*_a: Any, **_k: Any) -> None:
     raise RuntimeError("nats_bench stub: the comparison runs their search with --use_api 0")
-
-
-def _commit(official: Path) -> str:
-    try:
-        return subprocess.run(
-            ["git", "-C", str(official), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

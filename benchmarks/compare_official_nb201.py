@@ -1,13 +1,17 @@
-"""Fidelity check: the authors' GDAS and DARTS-V1 against ours, same CPU-size slice, same seeds, judged by the table.
+"""Fidelity check: the authors' search code against ours, same CPU-size slice, same seeds, judged by the table.
 
     OMP_NUM_THREADS=1 python benchmarks/compare_official_nb201.py --official PATH_TO_AutoDL-Projects \\
         --data-dir ../shared/data --seeds 0,1,2,3,4 --algos gdas,darts-v1 \\
         [--ours benchmarks/results/weight_sharing_nb201.json] [--work DIR] [--jobs 1]
+    OMP_NUM_THREADS=1 python benchmarks/compare_official_nb201.py --codebase beta-darts \\
+        --official PATH_TO_Beta-DARTS --data-dir ../shared/data --seeds 0,1,2,3,4 \\
+        --ours benchmarks/results/weight_sharing_nb201_beta_darts.json
 
-``--official`` is a checkout of D-X-Y/AutoDL-Projects (never copied into this repository). Each of
-their searches runs in its own process (``_official_nb201_runner.py``: their
-``exps/NATS-algos/search-cell.py`` with the run-time edits it lists) on exactly the slice our
-benchmark draws from the seed; a run directory under ``--work`` that already holds
+``--codebase`` names the authors' repository (:data:`CODEBASES`: D-X-Y/AutoDL-Projects for GDAS
+and DARTS-V1, Sunshine-Ye/Beta-DARTS for β-DARTS); ``--official`` is a checkout of it (never
+copied into this repository). Each of their searches runs in its own process (the codebase's
+runner module: their own search script with the run-time edits it lists) on exactly the slice
+our benchmark draws from the seed; a run directory under ``--work`` that already holds
 ``result.json`` is reused, so an interrupted comparison resumes. Our side either reruns our
 search with the same configs (``bench_weight_sharing_nb201.run_one``) or, with ``--ours``, reads
 the rows of an earlier ``weight_sharing_nb201.json`` (the result file says which).
@@ -34,26 +38,27 @@ from pathlib import Path
 from typing import Any
 
 from _common import ROOT, write_result
-from _official_nb201_runner import EDITS
+from _official_common import Codebase
+from _official_nb201_runner import CODEBASE as AUTODL
 
 from nas.errors import NasError
 from nas.genotypes.codec import from_nb201_string, to_nb201_string
 from nas.nb201_table import NB201Table, find_table
 from nas.runs.atomic import read_json, write_text
 
-RUNNER = Path(__file__).resolve().parent / "_official_nb201_runner.py"
-#: our algorithm name -> (the method's name in weight_sharing_nb201.json, its label here).
-OURS = {"gdas": "GDAS", "darts-v1": "DARTS 1st order"}
+#: --codebase -> the runner module (one file per authors' codebase, holding its ``CODEBASE``).
+CODEBASES = {"autodl": "_official_nb201_runner", "beta-darts": "_official_beta_darts_runner"}
 #: p-value below which a difference is called beyond noise.
 ALPHA = 0.05
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--official", required=True, help="path to a checkout of D-X-Y/AutoDL-Projects")
+    p.add_argument("--codebase", default="autodl", help="the authors' codebase: " + ", ".join(CODEBASES))
+    p.add_argument("--official", required=True, help="path to a checkout of that codebase's repository")
     p.add_argument("--data-dir", required=True, help="holds cifar10-jpeg.tar.gz and nasbench201/nb201.csv")
     p.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds (default 0-4)")
-    p.add_argument("--algos", default="gdas,darts-v1", help="comma-separated: " + ", ".join(OURS))
+    p.add_argument("--algos", default=None, help="comma-separated (default: every one of the codebase)")
     p.add_argument(
         "--ours", default=None, help="read our rows from this weight_sharing_nb201.json instead of rerunning"
     )
@@ -64,7 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="start none of their searches: report those whose result.json exists, list the rest as not run",
     )
-    p.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "compare_official_nb201"))
+    p.add_argument(
+        "--results", default=None, help="result prefix (default benchmarks/results/compare_official_nb201[_CODEBASE])"
+    )
     return p.parse_args(argv)
 
 
@@ -79,22 +86,33 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def parse_algos(text: str) -> list[str]:
-    """``"gdas,darts-v1"`` -> the list; unknown names are a one-line error naming ``--algos``."""
+def load_codebase(name: str) -> tuple[Codebase, Path]:
+    """(the codebase's description, its runner script) for ``--codebase``; a one-line error otherwise."""
+    import importlib
+
+    module = CODEBASES.get(name.strip().lower())
+    if module is None:
+        raise NasError(f"--codebase: expected one of {', '.join(CODEBASES)}, got {name!r}")
+    return importlib.import_module(module).CODEBASE, Path(__file__).resolve().parent / f"{module}.py"
+
+
+def parse_algos(text: str | None, codebase: Codebase = AUTODL) -> list[str]:
+    """``"gdas,darts-v1"`` -> the list (None: all of the codebase's); unknown names name ``--algos``."""
+    if text is None:
+        return list(codebase.ours)
     algos = [a.strip().lower() for a in text.split(",") if a.strip()]
-    bad = [a for a in algos if a not in OURS]
+    bad = [a for a in algos if a not in codebase.ours]
     if not algos or bad:
-        raise NasError(f"--algos: expected some of {', '.join(OURS)}, got {text!r}")
+        raise NasError(f"--algos: expected some of {', '.join(codebase.ours)}, got {text!r}")
     return algos
 
 
-def check_official(path: str | os.PathLike[str]) -> Path:
-    """The checkout's root, or a one-line error when ``path`` is not an AutoDL-Projects checkout."""
+def check_official(path: str | os.PathLike[str], codebase: Codebase = AUTODL) -> Path:
+    """The checkout's root, or a one-line error when ``path`` is not a checkout of ``codebase``."""
     root = Path(path).expanduser()
-    needed = ["exps/NATS-algos/search-cell.py", "xautodl/models/cell_searchs/generic_model.py"]
-    missing = [n for n in needed if not (root / n).is_file()]
+    missing = [n for n in codebase.needed if not (root / n).is_file()]
     if missing:
-        raise NasError(f"--official: {path} is not a checkout of D-X-Y/AutoDL-Projects (no {missing[0]})")
+        raise NasError(f"--official: {path} is not a checkout of {codebase.repository} (no {missing[0]})")
     return root.resolve()
 
 
@@ -162,7 +180,9 @@ def compare(ours: Sequence[float], theirs: Sequence[float], alpha: float = ALPHA
     }
 
 
-def read_ours(path: str | os.PathLike[str], algos: Sequence[str], seeds: Sequence[int]) -> dict[tuple[str, int], dict]:
+def read_ours(
+    path: str | os.PathLike[str], algos: Sequence[str], seeds: Sequence[int], codebase: Codebase = AUTODL
+) -> dict[tuple[str, int], dict]:
     """Our rows for every (algo, seed) from a ``weight_sharing_nb201.json``; a missing one is a one-line error."""
     doc = read_json(path, "--ours result file")
     runs = doc.get("runs") if isinstance(doc, dict) else None
@@ -173,9 +193,9 @@ def read_ours(path: str | os.PathLike[str], algos: Sequence[str], seeds: Sequenc
     out = {}
     for algo in algos:
         for seed in seeds:
-            row = by_key.get((OURS[algo], seed))
+            row = by_key.get((codebase.ours[algo], seed))
             if row is None or row.get("cell") is None:
-                raise NasError(f"--ours {path}: no row for method {OURS[algo]!r} seed {seed}")
+                raise NasError(f"--ours {path}: no row for method {codebase.ours[algo]!r} seed {seed}")
             out[(algo, seed)] = {
                 "cell": row["cell"],
                 "search_time_s": row.get("search_time_s"),
@@ -185,15 +205,17 @@ def read_ours(path: str | os.PathLike[str], algos: Sequence[str], seeds: Sequenc
     return out
 
 
-def run_ours(algo: str, seed: int, data_dir: str, work: Path) -> dict[str, Any]:
+def run_ours(algo: str, seed: int, data_dir: str, work: Path, codebase: Codebase = AUTODL) -> dict[str, Any]:
     """Rerun our search for (algo, seed) with the benchmark's config and return its row."""
     import bench_weight_sharing_nb201 as bench
 
-    row = bench.run_one(OURS[algo], seed, {"data_dir": data_dir}, work / "ours", None)
+    row = bench.run_one(codebase.ours[algo], seed, {"data_dir": data_dir}, work / "ours", None)
     return {"cell": row["cell"], "search_time_s": row["search_time_s"], "run_dir": row["run_dir"], "source": "rerun"}
 
 
-def run_theirs(official: Path, algo: str, seed: int, data_dir: str, work: Path, start: bool = True) -> dict[str, Any]:
+def run_theirs(
+    official: Path, algo: str, seed: int, data_dir: str, work: Path, start: bool = True, runner: Path | None = None
+) -> dict[str, Any]:
     """Their search for (algo, seed) in its own process (reused when its result.json exists)."""
     out = work / f"{algo}-seed{seed}"
     result = out / "result.json"
@@ -202,7 +224,8 @@ def run_theirs(official: Path, algo: str, seed: int, data_dir: str, work: Path, 
     if not result.is_file():
         log = work / f"{algo}-seed{seed}.log"
         work.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, str(RUNNER), "--official", str(official), "--algo", algo, "--seed", str(seed)]
+        script = runner or Path(__file__).resolve().parent / f"{CODEBASES['autodl']}.py"
+        cmd = [sys.executable, str(script), "--official", str(official), "--algo", algo, "--seed", str(seed)]
         cmd += ["--data-dir", data_dir, "--out", str(out)]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         with open(log, "w", encoding="utf-8") as fh:
@@ -220,15 +243,15 @@ def markdown(doc: dict[str, Any]) -> str:
         f"Command: `{doc['command']}`  ",
         f"Date: {doc['date']}; machine: {doc['machine'].get('cpu_model')} x{doc['machine'].get('cpu_count')}, "
         f"torch {doc['machine'].get('torch')}, one thread per search.  ",
-        f"Their code: D-X-Y/AutoDL-Projects at commit `{doc['their_commit']}`, `exps/NATS-algos/search-cell.py`.  ",
+        f"Their code: {doc.get('their_repository', AUTODL.repository)} at commit `{doc['their_commit']}`, "
+        f"`{doc.get('their_script', AUTODL.script)}`.  ",
         f"Ours: {doc['ours_source']}.",
         "",
         "Test accuracy: the NAS-Bench-201 table's 200-epoch CIFAR-10 test accuracy of the derived cell. "
         f"Both sides search the same {doc['slice']}. p-values are two-sided, over seeds; with "
         "5 seeds a side only large, consistent differences can reach p < 0.05 (the smallest possible "
         "Mann-Whitney p is 0.008; with 2 a side no p-value can fall below 0.33), so 'within noise' is weak "
-        "evidence of agreement, not proof. Published at paper scale (NAS-Bench-201 paper): GDAS 93.61 ± 0.09, "
-        "DARTS-V1 54.30 ± 0.00.",
+        "evidence of agreement, not proof. " + doc.get("published", AUTODL.published),
         "",
         "| algorithm | seeds | ours (mean ± std) | theirs (mean ± std) | ours - theirs | Mann-Whitney p | "
         "permutation p | verdict |",
@@ -259,7 +282,7 @@ def markdown(doc: dict[str, Any]) -> str:
         lines += ["", "Their searches not run or failed: " + ", ".join(doc["not_run"]) + "."]
     lines += [
         "",
-        "Their wall times (s) were measured while other jobs shared the 2 cores (load average 5-7): "
+        "Their wall times (s) are as their runs recorded them, often with other jobs sharing the 2 cores: "
         "not a speed comparison.",
         "",
         "## Their derived cell after each epoch (table test accuracy %)",
@@ -286,39 +309,19 @@ def write_results(prefix: str | os.PathLike[str], payload: dict[str, Any]) -> tu
     return jpath, mpath
 
 
-THEIR_SETTINGS = (
-    "weight-sharing.config (SGD lr 0.025 Nesterov momentum 0.9, weight decay 5e-4, cosine to 0.001, batch 64, "
-    "no gradient clipping), Adam on the architecture (lr 3e-4 except darts-v1 here 3e-3, betas (0.5, 0.999), "
-    "weight decay 1e-3, eps 1e-8), GDAS tau 10 -> 0.1 linearly over the epochs, BN affine=0 and "
-    "track_running_stats=0, no drop path; the weight step then the architecture step on each batch pair."
-)
-
-#: Where our implementation differs from theirs at the same size (facts about the two codes, not edits):
-#: what a difference beyond noise would be looked for in first.
-DIFFERENCES = [
-    "Weight optimiser: theirs SGD with Nesterov momentum; ours plain momentum (nb201_gdas.yaml says so).",
-    "Gradient clipping: ours clips the weight gradients at norm 5 (the NB201 paper's GDAS script); theirs "
-    "(NATS search-cell.py) does not clip.",
-    "Step order on each batch: theirs updates the weights, then the architecture; ours the architecture, then "
-    "the weights.",
-    "Architecture batches: theirs pairs every weight image with an architecture image drawn at random with "
-    "replacement from the architecture half (SearchDataset); ours reads the architecture half in a shuffled order.",
-    "Input normalisation: theirs fixed CIFAR-10 constants; ours the mean and std of the training images.",
-]
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        official = check_official(args.official)
-        seeds, algos = parse_seeds(args.seeds), parse_algos(args.algos)
+        codebase, runner = load_codebase(args.codebase)
+        official = check_official(args.official, codebase)
+        seeds, algos = parse_seeds(args.seeds), parse_algos(args.algos, codebase)
         if args.jobs < 1:
             raise NasError(f"--jobs: expected at least 1, got {args.jobs}")
         table_path = find_table(args.data_dir)
         if table_path is None:
             raise NasError(f"--data-dir: no NAS-Bench-201 table (nasbench201/nb201.csv) under {args.data_dir}")
         table = NB201Table.load(table_path)
-        ours = read_ours(args.ours, algos, seeds) if args.ours else {}
+        ours = read_ours(args.ours, algos, seeds, codebase) if args.ours else {}
     except NasError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -328,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = []
     with cf.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         start = not args.only_finished
-        futures = {pool.submit(run_theirs, official, a, s, args.data_dir, work, start): (a, s) for a, s in jobs}
+        futures = {pool.submit(run_theirs, official, a, s, args.data_dir, work, start, runner): (a, s) for a, s in jobs}
         for fut in cf.as_completed(futures):
             a, s = futures[fut]
             try:
@@ -339,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {exc}", file=sys.stderr)
     if not args.ours:
         for a, s in jobs:
-            ours[(a, s)] = run_ours(a, s, args.data_dir, work)
+            ours[(a, s)] = run_ours(a, s, args.data_dir, work, codebase)
     rows = []
     for a, s in jobs:
         if (a, s) not in theirs:
@@ -379,9 +382,11 @@ def main(argv: list[str] | None = None) -> int:
         "seeds": seeds,
         "algos": algos,
         "their_commit": ", ".join(sorted(c for c in commits if c)) or "unknown",
-        "their_script": "exps/NATS-algos/search-cell.py",
-        "their_settings": THEIR_SETTINGS,
-        "ours_configs": {"gdas": "experiments/nb201_gdas.yaml", "darts-v1": "experiments/darts_nb201_quick.yaml"},
+        "their_repository": codebase.repository,
+        "their_script": codebase.script,
+        "their_settings": codebase.settings,
+        "published": codebase.published,
+        "ours_configs": {a: codebase.configs[a] for a in algos},
         "ours_source": (
             f"rows read from {args.ours} (not rerun)"
             if args.ours
@@ -390,14 +395,15 @@ def main(argv: list[str] | None = None) -> int:
         "slice": "2,000 CIFAR-10 training images balanced per class (half weights, half architecture, drawn "
         "from the seed by nas.darts.search_data.load_data), C=8, 3 cells per stage, 15 epochs, batch 64",
         "table": str(table_path),
-        "edits": EDITS,
-        "implementation_differences": DIFFERENCES,
+        "edits": list(codebase.edits),
+        "implementation_differences": list(codebase.differences),
         "summary": summary,
         "runs": rows,
         "not_run": failed,
         "finished": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    jpath, mpath = write_results(args.results, payload)
+    default = "compare_official_nb201" + ("" if args.codebase == "autodl" else "_" + args.codebase.replace("-", "_"))
+    jpath, mpath = write_results(args.results or ROOT / "benchmarks" / "results" / default, payload)
     for a, s in summary.items():
         print(f"{a}: {s['verdict']}")
     print(f"wrote {jpath} and {mpath}")

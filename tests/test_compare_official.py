@@ -189,3 +189,113 @@ def test_the_result_writer_gives_json_and_markdown(tmp_path: Path) -> None:
     assert "1. edit one" in md and "2. edit two" in md
     assert "f46486e" in md and "rows read from ws.json (not rerun)" in md
     assert "Their searches not run or failed: gdas seed 4 (failed)." in md
+
+
+# --- codebases: one runner file each, registered in compare_official_nb201.CODEBASES ---------------
+
+
+def test_every_registered_codebase_describes_itself_and_names_benchmark_methods() -> None:
+    import bench_weight_sharing_nb201 as bench
+
+    assert "autodl" in cmp.CODEBASES and "beta-darts" in cmp.CODEBASES
+    for name, module in cmp.CODEBASES.items():
+        codebase, runner_path = cmp.load_codebase(name)
+        assert runner_path.name == f"{module}.py" and runner_path.is_file()
+        assert codebase.repository.count("/") == 1 and codebase.needed and codebase.edits
+        assert set(codebase.configs) == set(codebase.ours)
+        # Our side of every algorithm is a row of the weight-sharing benchmark (read or rerun).
+        assert set(codebase.ours.values()) <= set(bench.METHODS), name
+
+
+def test_an_unknown_codebase_is_one_line_naming_the_option(tmp_path: Path) -> None:
+    with pytest.raises(NasError, match=r"^--codebase: expected one of autodl, beta-darts, got 'enas'$"):
+        cmp.load_codebase("enas")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "compare_official_nb201.py"), "--codebase", "enas"]
+        + ["--official", str(tmp_path), "--data-dir", str(tmp_path), "--results", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (
+        proc.returncode == 2
+        and proc.stderr.strip() == "error: --codebase: expected one of autodl, beta-darts, got 'enas'"
+    )
+
+
+def test_the_beta_darts_checkout_is_checked_and_its_algorithms_are_the_default(tmp_path: Path) -> None:
+    codebase, _ = cmp.load_codebase("beta-darts")
+    with pytest.raises(
+        NasError, match=r"^--official: .* is not a checkout of Sunshine-Ye/Beta-DARTS \(no nasbench201/"
+    ):
+        cmp.check_official(tmp_path, codebase)
+    for rel in codebase.needed:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("# placeholder\n")
+    assert cmp.check_official(tmp_path, codebase) == tmp_path.resolve()
+    assert cmp.parse_algos(None, codebase) == ["beta-darts"]
+    assert cmp.parse_algos(None) == ["gdas", "darts-v1"]
+    with pytest.raises(NasError, match=r"^--algos: expected some of beta-darts, got 'gdas'$"):
+        cmp.parse_algos("gdas", codebase)
+
+
+def test_beta_darts_command_line_sets_our_cpu_size_and_config() -> None:
+    import _official_beta_darts_runner as beta
+
+    argv = beta.their_argv(Path("/x"), 7, "/data")
+    assert argv[0] == "/x/nasbench201/train_search.py"
+    pairs = dict(zip(argv[1::2], argv[2::2], strict=True))
+    assert pairs == {
+        "--data": "/data",
+        "--dataset": "cifar10",
+        "--seed": "7",
+        "--init_channels": "8",
+        "--epochs": "15",
+        "--batch_size": "64",
+        "--weight_decay": "5e-4",
+        "--arch_learning_rate": "0.003",
+    }
+    # The values passed are those of our config (the benchmark's beta-DARTS row uses it unchanged but the method).
+    from nas.config_io import read_yaml
+
+    ours = read_yaml(REPO / "experiments" / beta.OUR_CONFIG)
+    assert ours["supernet"]["channels"] == 8 and ours["supernet"]["cells_per_stage"] == beta.CELLS_PER_STAGE
+    assert ours["epochs"] == 15 and ours["batch_size"] == 64
+    assert ours["optimizer"]["weight_decay"] == 5e-4 and ours["arch_optimizer"]["lr"] == 3e-3
+
+
+def test_the_parameter_count_stand_in_matches_the_sum_theirs_meant() -> None:
+    import _official_beta_darts_runner as beta
+    from torch import nn
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Linear(8, 10))
+    model.add_module("auxiliary_head", nn.Linear(4, 4))
+    expected = (3 * 8 * 9 + 8 + 8 * 10 + 10) / 1e6
+    assert beta._parameters_in_mb(model) == pytest.approx(expected)
+
+
+def test_the_cifar_stand_in_serves_our_slice_in_the_given_order() -> None:
+    import _official_common as common
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    images = torch.arange(5 * 3 * 32 * 32, dtype=torch.int64).remainder(256).to(torch.uint8).reshape(5, 3, 32, 32)
+    whole = type(
+        "Whole",
+        (),
+        {
+            "train_images": images,
+            "train_labels": torch.tensor([0, 1, 2, 3, 4]),
+            "test_images": images[:2],
+            "test_labels": torch.tensor([9, 8]),
+        },
+    )()
+    sliced = common.cifar10_standin(whole, [3, 0, 4])(root="unused", train=True)
+    assert len(sliced) == 3 and [sliced[i][1] for i in range(3)] == [3, 0, 4]
+    img, _ = sliced[0]
+    assert isinstance(img, Image.Image) and img.size == (32, 32)
+    assert torch.equal(torch.from_numpy(np.array(img)).permute(2, 0, 1), images[3])
+    full = common.cifar10_standin(whole)(root="unused", train=True, transform=lambda im: "t")
+    assert len(full) == 5 and full[4] == ("t", 4)
+    assert [t for _, t in common.cifar10_standin(whole, [0])(root="unused", train=False)] == [9, 8]

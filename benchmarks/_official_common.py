@@ -1,0 +1,119 @@
+"""What every runner of an authors' NAS-Bench-201 codebase shares, and how a codebase is described.
+
+``compare_official_nb201.py`` runs the authors' search script in a child process per (algorithm,
+seed), through one runner module per codebase (``_official_nb201_runner.py`` for
+D-X-Y/AutoDL-Projects, ``_official_beta_darts_runner.py`` for Sunshine-Ye/Beta-DARTS). Each
+runner module holds a :class:`Codebase` named ``CODEBASE`` (what the harness and the result
+file need to know about it) and a ``main`` that runs one search. What they all need is here:
+our data slice for a seed, a stand-in for ``torchvision.datasets.CIFAR10`` over our decoded
+images, the CPU edits, and the atomic ``result.json``.
+
+Adding a codebase is one new runner file, registered in ``compare_official_nb201.CODEBASES``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Codebase:
+    """An authors' codebase as the comparison harness and its result file describe it."""
+
+    repository: str  # owner/name on GitHub
+    script: str  # their search script, relative to the checkout
+    needed: tuple[str, ...]  # files whose presence identifies a checkout
+    ours: Mapping[str, str]  # algorithm name here -> our method in bench_weight_sharing_nb201.METHODS
+    configs: Mapping[str, str]  # algorithm name here -> our config under experiments/
+    edits: tuple[str, ...]  # every run-time change to their code, as the result file lists it
+    settings: str  # their settings that stay as in the checkout
+    published: str  # the published figures the result file quotes
+    differences: tuple[str, ...] = field(default=())  # where the two codes differ (not edits)
+
+
+def our_slice(config_file: str, seed: int, data_dir: str) -> tuple[Any, list[int], list[int]]:
+    """(whole CIFAR-10 dataset, weight-half indices, architecture-half indices) our search uses for ``seed``."""
+    from nas.config_io import apply_overrides, read_yaml
+    from nas.darts.config import load_config
+    from nas.darts.search_data import load_data
+    from nas.data import load_dataset
+
+    raw = apply_overrides(read_yaml(ROOT / "experiments" / config_file), {"seed": seed, "data_dir": data_dir})
+    config = load_config(raw, source=config_file)
+    data = load_data(config)
+    whole = load_dataset(config.dataset, config.data_dir)
+    return whole, [int(i) for i in data.train_idx], [int(i) for i in data.val_idx]
+
+
+def cifar10_standin(whole: Any, train_indices: Sequence[int] | None = None) -> type:
+    """A stand-in for ``torchvision.datasets.CIFAR10`` over our decoded images (PIL out, like theirs).
+
+    With ``train_indices`` its training set is exactly those images in that order (for code that
+    splits ``range(len(dataset))`` itself); without, all 50,000.
+    """
+    import numpy as np
+    from PIL import Image
+
+    class OurCIFAR10:
+        def __init__(self, root: str, train: bool = True, transform: Any = None, download: bool = False) -> None:
+            images = whole.train_images if train else whole.test_images
+            labels = whole.train_labels if train else whole.test_labels
+            keep = list(train_indices) if (train and train_indices is not None) else range(len(labels))
+            self.images = [images[i] for i in keep]
+            self.targets = [int(labels[i]) for i in keep]
+            self.transform = transform
+
+        def __len__(self) -> int:
+            return len(self.targets)
+
+        def __getitem__(self, i: int) -> tuple[Any, int]:
+            img = Image.fromarray(np.ascontiguousarray(self.images[i].permute(1, 2, 0).numpy()))
+            return (self.transform(img) if self.transform is not None else img), self.targets[i]
+
+    return OurCIFAR10
+
+
+def patch_cuda(script_name: str) -> None:
+    """Run CUDA-only code on the CPU: ``.cuda()`` is the identity, ``set_device`` does nothing.
+
+    ``torch.cuda.is_available()`` answers True only when called from their script ``script_name``
+    itself (its guard); torch (optimisers, DataLoader) keeps seeing a CPU-only machine.
+    """
+    import torch
+
+    torch.Tensor.cuda = lambda self, *a, **k: self  # type: ignore[method-assign]
+    torch.nn.Module.cuda = lambda self, *a, **k: self  # type: ignore[method-assign]
+    real = torch.cuda.is_available
+
+    def available() -> bool:
+        return sys._getframe(1).f_code.co_filename.endswith(script_name) or real()
+
+    torch.cuda.is_available = available  # type: ignore[assignment]
+    torch.cuda.set_device = lambda *a, **k: None  # type: ignore[assignment]
+    torch.backends.cudnn.version = lambda: None  # type: ignore[assignment]
+
+
+def commit_of(official: Path) -> str:
+    """The checkout's commit, or ``"unknown"``."""
+    try:
+        return subprocess.run(
+            ["git", "-C", str(official), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def write_run_result(out: Path, result: Mapping[str, Any]) -> None:
+    """``out/result.json``, atomically: the harness treats its presence as "this search finished"."""
+    tmp = out / "result.json.tmp"
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, out / "result.json")
