@@ -47,7 +47,11 @@ from nas.nb201_table import NB201Table, find_table
 from nas.runs.atomic import read_json, write_text
 
 #: --codebase -> the runner module (one file per authors' codebase, holding its ``CODEBASE``).
-CODEBASES = {"autodl": "_official_nb201_runner", "beta-darts": "_official_beta_darts_runner"}
+CODEBASES = {
+    "autodl": "_official_nb201_runner",
+    "beta-darts": "_official_beta_darts_runner",
+    "zero-cost-pt": "_official_zero_cost_pt_runner",
+}
 #: p-value below which a difference is called beyond noise.
 ALPHA = 0.05
 

@@ -197,7 +197,7 @@ def test_the_result_writer_gives_json_and_markdown(tmp_path: Path) -> None:
 def test_every_registered_codebase_describes_itself_and_names_benchmark_methods() -> None:
     import bench_weight_sharing_nb201 as bench
 
-    assert "autodl" in cmp.CODEBASES and "beta-darts" in cmp.CODEBASES
+    assert {"autodl", "beta-darts", "zero-cost-pt"} <= set(cmp.CODEBASES)
     for name, module in cmp.CODEBASES.items():
         codebase, runner_path = cmp.load_codebase(name)
         assert runner_path.name == f"{module}.py" and runner_path.is_file()
@@ -208,7 +208,7 @@ def test_every_registered_codebase_describes_itself_and_names_benchmark_methods(
 
 
 def test_an_unknown_codebase_is_one_line_naming_the_option(tmp_path: Path) -> None:
-    with pytest.raises(NasError, match=r"^--codebase: expected one of autodl, beta-darts, got 'enas'$"):
+    with pytest.raises(NasError, match=r"^--codebase: expected one of autodl, beta-darts, zero-cost-pt, got 'enas'$"):
         cmp.load_codebase("enas")
     proc = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "compare_official_nb201.py"), "--codebase", "enas"]
@@ -219,7 +219,7 @@ def test_an_unknown_codebase_is_one_line_naming_the_option(tmp_path: Path) -> No
     )
     assert (
         proc.returncode == 2
-        and proc.stderr.strip() == "error: --codebase: expected one of autodl, beta-darts, got 'enas'"
+        and proc.stderr.strip() == "error: --codebase: expected one of autodl, beta-darts, zero-cost-pt, got 'enas'"
     )
 
 
@@ -299,3 +299,90 @@ def test_the_cifar_stand_in_serves_our_slice_in_the_given_order() -> None:
     full = common.cifar10_standin(whole)(root="unused", train=True, transform=lambda im: "t")
     assert len(full) == 5 and full[4] == ("t", 4)
     assert [t for _, t in common.cifar10_standin(whole, [0])(root="unused", train=False)] == [9, 8]
+
+
+# --- Zero-Cost-PT (the authors' two-stage NB201 pipeline) ---------------------------------------
+
+
+def test_the_zero_cost_pt_checkout_is_checked_and_its_algorithm_is_the_default(tmp_path: Path) -> None:
+    codebase, runner_path = cmp.load_codebase("Zero-Cost-PT")
+    assert runner_path.name == "_official_zero_cost_pt_runner.py"
+    with pytest.raises(NasError, match=r"^--official: .* is not a checkout of qgh1223/zerocostpt \(no exp_scripts/"):
+        cmp.check_official(tmp_path, codebase)
+    for rel in codebase.needed[:-1]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("# placeholder\n")
+    with pytest.raises(NasError, match=r"\(no nasbench201/init_projection.py\)$"):
+        cmp.check_official(tmp_path, codebase)
+    (tmp_path / codebase.needed[-1]).write_text("# placeholder\n")
+    assert cmp.check_official(tmp_path, codebase) == tmp_path.resolve()
+    assert cmp.parse_algos(None, codebase) == ["zero-cost-pt"]
+    with pytest.raises(NasError, match=r"^--algos: expected some of zero-cost-pt, got 'beta-darts'$"):
+        cmp.parse_algos("beta-darts", codebase)
+
+
+def test_zero_cost_pt_command_lines_set_our_cpu_size_and_config() -> None:
+    import _official_zero_cost_pt_runner as zc
+
+    first = zc.proposal_argv(Path("/x"), 4, "/data")
+    second = zc.validation_argv(Path("/x"), 4, "/data")
+    assert first[0] == "/x/nasbench201/networks_proposal.py" and second[0] == "/x/zerocostnas/post_validate.py"
+    proposal = dict(zip(first[1::2], first[2::2], strict=True))
+    validation = dict(zip(second[1::2], second[2::2], strict=True))
+    assert proposal == {
+        "--data": "/data",
+        "--dataset": "cifar10",
+        "--save": "zerocostpt_nb201_pipeline",
+        "--gpu": "0",
+        "--seed": "4",
+        "--edge_decision": "random",
+        "--proj_crit": "jacob",
+        "--batch_size": "64",
+        "--pool_size": "10",
+        "--init_channels": "8",
+    }
+    assert validation == {
+        "--data": "/data",
+        # Where the proposal stage writes its pool (prop-ID-SEED-POOL), as the pipeline script passes it.
+        "--ckpt_path": "../experiments/nas-bench-201/prop-zerocostpt_nb201_pipeline-4-10",
+        "--save": "zerocostpt_nb201_pipeline",
+        "--seed": "4",
+        "--gpu": "0",
+        "--edge_decision": "random",
+        "--proj_crit": "jacob",
+        "--batch_size": "64",
+        "--validate_rounds": "10",
+    }
+    # The values passed are those of the benchmark's config ("jacob" is their name for NASWOT).
+    from nas.config_io import read_yaml
+
+    ours = read_yaml(REPO / "experiments" / zc.OUR_CONFIG)
+    sel = ours["selection"]
+    assert sel["name"] == "zero_cost_pt" and sel["proxy"] == "naswot"
+    assert sel["pool_size"] == int(proposal["--pool_size"])
+    assert sel["validate_rounds"] == int(validation["--validate_rounds"])
+    assert sel["channels"] == zc.CHANNELS == int(proposal["--init_channels"])
+    assert sel["cells_per_stage"] == zc.CELLS_PER_STAGE
+    assert ours["batch_size"] == int(proposal["--batch_size"]) and ours["epochs"] == 0
+    assert ours["train_subset"] == 2000 and ours["val_fraction"] == 0.5
+
+
+def test_zero_cost_pt_cpu_edits_keep_modules_on_the_cpu_and_loaders_in_process() -> None:
+    # In a child process: the edits patch torch globally.
+    code = (
+        "import sys; sys.path.insert(0, 'benchmarks')\n"
+        "import torch, torch.utils.data\n"
+        "import _official_zero_cost_pt_runner as zc\n"
+        "zc._patch_cpu()\n"
+        "m = torch.nn.Linear(2, 2)\n"
+        "assert m.to(torch.device('cuda', 0)) is m and m.to('cuda') is m and m.cuda() is m\n"
+        "assert m.to(torch.float64).weight.dtype == torch.float64\n"
+        "dl = torch.utils.data.DataLoader(list(range(8)), batch_size=4, num_workers=4, pin_memory=True)\n"
+        "assert dl.num_workers == 0 and dl.pin_memory is False and len(list(dl)) == 2\n"
+        "torch.set_num_threads(3)\n"
+        "assert torch.get_num_threads() == 1\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
