@@ -2,7 +2,8 @@
 
 ``compare_official_nb201.py`` runs the authors' search script in a child process per (algorithm,
 seed), through one runner module per codebase (``_official_nb201_runner.py`` for
-D-X-Y/AutoDL-Projects, ``_official_beta_darts_runner.py`` for Sunshine-Ye/Beta-DARTS). Each
+D-X-Y/AutoDL-Projects, ``_official_beta_darts_runner.py`` for Sunshine-Ye/Beta-DARTS,
+``_official_zero_cost_pt_runner.py`` for qgh1223/zerocostpt). Each
 runner module holds a :class:`Codebase` named ``CODEBASE`` (what the harness and the result
 file need to know about it) and a ``main`` that runs one search. What they all need is here:
 our data slice for a seed, a stand-in for ``torchvision.datasets.CIFAR10`` over our decoded
@@ -38,6 +39,13 @@ class Codebase:
     settings: str  # their settings that stay as in the checkout
     published: str  # the published figures the result file quotes
     differences: tuple[str, ...] = field(default=())  # where the two codes differ (not edits)
+    #: What both sides search (the result file's "slice"): a supernet search unless a runner says otherwise.
+    slice: str = (
+        "2,000 CIFAR-10 training images balanced per class (half weights, half architecture, drawn from the seed "
+        "by nas.darts.search_data.load_data), C=8, 3 cells per stage, 15 epochs, batch 64"
+    )
+    #: What the runner's ``per_epoch_cell`` holds, as the result file's heading names it.
+    trail: str = "Their derived cell after each epoch"
 
 
 def our_slice(config_file: str, seed: int, data_dir: str) -> tuple[Any, list[int], list[int]]:

@@ -116,6 +116,12 @@ CODEBASE = Codebase(
         "search tool gives Zero-Cost-PT's NAS-Bench-201 CIFAR-10 test accuracy; docs/results.md quotes ~94, "
         "unverified)."
     ),
+    slice=(
+        "2,000 CIFAR-10 training images balanced per class (drawn from the seed by "
+        "nas.darts.search_data.load_data; only the weight half is read), an untrained supernet of C=8 and 3 cells "
+        "per stage (no training), a pool of 10 discretisations, 10 validation rounds of batch 64"
+    ),
+    trail="Their pool of discretisations, in order",
     differences=(
         "Validation data: theirs scores every pool cell on the same 640 images (the first 640 of the weight "
         "half, shuffled, re-augmented); ours draws each cell's 10 batches from the running stream over the "

@@ -8,13 +8,14 @@
         --ours benchmarks/results/weight_sharing_nb201_beta_darts.json
 
 ``--codebase`` names the authors' repository (:data:`CODEBASES`: D-X-Y/AutoDL-Projects for GDAS
-and DARTS-V1, Sunshine-Ye/Beta-DARTS for β-DARTS); ``--official`` is a checkout of it (never
-copied into this repository). Each of their searches runs in its own process (the codebase's
-runner module: their own search script with the run-time edits it lists) on exactly the slice
-our benchmark draws from the seed; a run directory under ``--work`` that already holds
-``result.json`` is reused, so an interrupted comparison resumes. Our side either reruns our
-search with the same configs (``bench_weight_sharing_nb201.run_one``) or, with ``--ours``, reads
-the rows of an earlier ``weight_sharing_nb201.json`` (the result file says which).
+and DARTS-V1, Sunshine-Ye/Beta-DARTS for β-DARTS, qgh1223/zerocostpt for Zero-Cost-PT);
+``--official`` is a checkout of it (never copied into this repository). Each of their searches
+runs in its own process (the codebase's runner module: their own search script with the
+run-time edits it lists) on exactly the slice our benchmark draws from the seed; a run
+directory under ``--work`` that already holds ``result.json`` is reused, so an interrupted
+comparison resumes. Our side either reruns our search with the same configs
+(``bench_weight_sharing_nb201.run_one``) or, with ``--ours``, reads the rows of an earlier
+``weight_sharing_nb201*.json`` (the result file says which).
 
 Both derived cells are looked up in the NAS-Bench-201 table (200-epoch CIFAR-10 test accuracy).
 Whether the two distributions differ beyond seed noise is judged by a two-sided Mann-Whitney U
@@ -289,7 +290,7 @@ def markdown(doc: dict[str, Any]) -> str:
         "Their wall times (s) are as their runs recorded them, often with other jobs sharing the 2 cores: "
         "not a speed comparison.",
         "",
-        "## Their derived cell after each epoch (table test accuracy %)",
+        f"## {doc.get('trail', 'Their derived cell after each epoch')} (table test accuracy %)",
         "",
     ]
     for r in doc["runs"]:
@@ -396,8 +397,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.ours
             else "rerun by this command with the configs of bench_weight_sharing_nb201.py"
         ),
-        "slice": "2,000 CIFAR-10 training images balanced per class (half weights, half architecture, drawn "
-        "from the seed by nas.darts.search_data.load_data), C=8, 3 cells per stage, 15 epochs, batch 64",
+        "slice": codebase.slice,
+        "trail": codebase.trail,
         "table": str(table_path),
         "edits": list(codebase.edits),
         "implementation_differences": list(codebase.differences),
