@@ -81,6 +81,11 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
         "darts_nb201_quick.yaml",
         {"method.name": "beta_darts", "method.schedule_epochs": None},
     ),
+    # Zero-Cost-PT's named deviation: one code per ReLU unit in the NASWOT kernel (authors: ReLU-named modules).
+    "Zero-Cost-PT (CPU size, one code per ReLU unit)": (
+        "zero_cost_pt_nb201_cpu.yaml",
+        {"selection.nwot_hooks": "relu_units"},
+    ),
 }
 DEFAULT_METHODS = ",".join(str(i) for i in range(1, len(METHODS) + 1))
 #: method -> (tuning log in benchmarks/results/, the tuned key): the value the log chose is the method's.

@@ -229,6 +229,42 @@ def test_naswot_kernel_equals_the_reference_on_a_per_edge_nb201_network(monkeypa
     )
 
 
+def test_relu_named_modules_equals_the_type_name_hooks_of_the_zero_cost_pt_authors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Their Jocab_Score hooks every module with "ReLU" in ``str(type(module))``: ReLUConvBN too (its input)."""
+    from nas.ops import ReLUConvBN
+
+    model = _tiny_nb201().eval()
+    x = torch.randn(6, 3, 32, 32)
+    ours = relu_code_kernel(model, x, relu_named_modules=True)
+    assert not torch.equal(ours, relu_code_kernel(model, x))  # the default counts one code per ReLU unit
+
+    def per_edge(self: NB201Cell, x: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        for ins, ixs in zip(self.node_IN, self.node_IX):
+            nodes.append(sum(self.layers[k](nodes[i]) for i, k in zip(ins, ixs)))
+        return nodes[-1]
+
+    monkeypatch.setattr(NB201Cell, "forward", per_edge)
+    monkeypatch.setattr(ReLUConvBN, "forward", lambda self, x: self.op(x))
+    K = torch.zeros(len(x), len(x), dtype=torch.float64)
+
+    def hook(module: nn.Module, inp: tuple, out: torch.Tensor) -> None:
+        nonlocal K
+        c = (inp[0] > 0).flatten(1).double()
+        K += c @ c.T + (1 - c) @ (1 - c).T
+
+    hooked = [m for m in model.modules() if "ReLU" in str(type(m))]
+    assert any(isinstance(m, ReLUConvBN) for m in hooked)
+    handles = [m.register_forward_hook(hook) for m in hooked]
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    assert torch.equal(ours, K)
+
+
 def test_naswot_counts_a_shared_activation_once_per_relu_first_reader() -> None:
     from nas.ops import ReLUConvBN
 

@@ -20,8 +20,10 @@ against module hooks on plain ReLU networks; DARTS cells follow the same protoco
 
 Which ReLUs: torch's, as NASLib (its test excludes its own classes). BayesWatch's test
 ``'ReLU' in str(type(module))`` also matches NAS-Bench-201's ``ReLUConvBN`` class, so there
-every ReLU-conv-BN edge is counted twice (once for the module, once for its ReLU); we
-follow the paper's definition, one code per ReLU unit.
+every ReLU-conv-BN edge is counted twice (once for the module, once for its ReLU); the proxy
+follows the paper's definition, one code per ReLU unit. ``ReluKernel(...,
+relu_named_modules=True)`` counts as that test does (the input codes of every module whose
+class name contains "ReLU" once more), for methods whose authors' code uses it (Zero-Cost-PT).
 """
 
 from __future__ import annotations
@@ -91,8 +93,9 @@ class ReluKernel:
     A probe of the shared pass (:mod:`nas.proxies.passes`): it records, it does not run.
     """
 
-    def __init__(self, model: nn.Module, n: int, device: torch.device) -> None:
+    def __init__(self, model: nn.Module, n: int, device: torch.device, *, relu_named_modules: bool = False) -> None:
         self.model = model
+        self.relu_named_modules = relu_named_modules
         self.K = torch.zeros((n, n), dtype=torch.float64, device=device)
         self._seen: dict[int, _Entry] = {}
         self._stack: contextlib.ExitStack | None = None
@@ -119,7 +122,7 @@ class ReluKernel:
 
     def __enter__(self) -> ReluKernel:
         stack = contextlib.ExitStack()
-        stack.enter_context(_counting_relu_first_readers(self.model, self))
+        stack.enter_context(_counting_relu_first_readers(self.model, self, self.relu_named_modules))
         stack.enter_context(_ReluCalls(self))
         self._stack = stack
         return self
@@ -131,15 +134,19 @@ class ReluKernel:
 
 
 @contextlib.contextmanager
-def _counting_relu_first_readers(model: nn.Module, probe: ReluKernel) -> Iterator[None]:
+def _counting_relu_first_readers(model: nn.Module, probe: ReluKernel, relu_named: bool) -> Iterator[None]:
     patched = []
     try:
         for m in model.modules():
             if is_relu_first(m) and "forward_relu" not in m.__dict__:
                 original = m.forward_relu
+                # A module hook chosen by "ReLU" in its type name sees the module's input: the same codes.
+                twice = relu_named and "ReLU" in type(m).__name__
 
-                def counted(x: torch.Tensor, _original: Callable = original) -> torch.Tensor:
+                def counted(x: torch.Tensor, _original: Callable = original, _twice: bool = twice) -> torch.Tensor:
                     probe.consumed(x)
+                    if _twice:
+                        probe.K += code_kernel(x)
                     return _original(x)
 
                 object.__setattr__(m, "forward_relu", counted)
@@ -150,9 +157,9 @@ def _counting_relu_first_readers(model: nn.Module, probe: ReluKernel) -> Iterato
             object.__delattr__(m, "forward_relu")
 
 
-def relu_code_kernel(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+def relu_code_kernel(model: nn.Module, images: torch.Tensor, *, relu_named_modules: bool = False) -> torch.Tensor:
     """The NASWOT kernel of ``model`` on ``images`` (one forward pass in the model's current mode)."""
-    with torch.no_grad(), ReluKernel(model, len(images), images.device) as probe:
+    with torch.no_grad(), ReluKernel(model, len(images), images.device, relu_named_modules=relu_named_modules) as probe:
         model(images)
     return probe.K
 

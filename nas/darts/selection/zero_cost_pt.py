@@ -16,10 +16,15 @@ As the authors' code (``zerocost_operation_score``: ``init_projection.py``,
    built as a stand-alone network (fresh initialisation, eval mode) and scored by NASWOT summed
    over ``validate_rounds`` minibatches; the best is the result.
 
+NASWOT as their ``Jocab_Score`` computes it: hooks on every module whose type name contains
+"ReLU", so a ReLU-conv-BN operation's codes count twice (the module and its ReLU):
+``nwot_hooks: relu_in_type_name``. ``relu_units`` (one code per ReLU unit, the NASWOT paper's
+definition and this toolkit's ``naswot`` proxy) is the named deviation.
+
 In NAS-Bench-201 a removed operation runs on a zero input (the authors' cell; its ReLU codes
 count), in the DARTS space it is skipped, as in their two code bases. The supernet trained
 by the search (if any) is not used: the method needs none (``epochs: 0``). Deviations are
-named options: ``pool_size``, ``validate_rounds``, the supernet size and the batch size
+named options: ``nwot_hooks``, ``pool_size``, ``validate_rounds``, the supernet size and the batch size
 (the search config's ``batch_size``: 256 in the authors' NB201 script, 64 in the DARTS one).
 """
 
@@ -50,6 +55,8 @@ class ZeroCostPTConfig(SelectionConfig):
 
     name: Literal["zero_cost_pt"] = "zero_cost_pt"
     proxy: Literal["naswot"] = "naswot"
+    #: Which ReLU codes the kernel counts: the authors' module hooks, or one code per ReLU unit.
+    nwot_hooks: Literal["relu_in_type_name", "relu_units"] = "relu_in_type_name"
     pool_size: PosInt = 10
     validate_rounds: PosInt = 100
     channels: PosInt = 16
@@ -57,8 +64,8 @@ class ZeroCostPTConfig(SelectionConfig):
     layers: PosInt = 8  # DARTS-space supernet and validation networks
 
 
-def _nwot(net: Any, x: torch.Tensor, forward: Any) -> float:
-    with torch.no_grad(), ReluKernel(net, len(x), x.device) as probe:
+def _nwot(net: Any, x: torch.Tensor, forward: Any, relu_named: bool) -> float:
+    with torch.no_grad(), ReluKernel(net, len(x), x.device, relu_named_modules=relu_named) as probe:
         forward(x)
     value = float(torch.linalg.slogdet(probe.K).logabsdet)
     return value if math.isfinite(value) else math.nan
@@ -138,7 +145,8 @@ class ZeroCostPT(Selection):
 
     def _score(self, net: Any, x: torch.Tensor, weights: dict[str, torch.Tensor], nb201: bool) -> float:
         arch = self._arch(net, weights, nb201)
-        return _nwot(net, x, lambda images: net.forward_arch(images, arch))
+        relu_named = self.config.nwot_hooks == "relu_in_type_name"  # type: ignore[attr-defined]
+        return _nwot(net, x, lambda images: net.forward_arch(images, arch), relu_named)
 
     def _discretise(self, net: Any, data: Iterator[torch.Tensor], gen: torch.Generator) -> Genotype:
         nb201 = isinstance(net, NB201SinglePath)
@@ -210,6 +218,6 @@ class ZeroCostPT(Selection):
         model = model.to(ctx.device).eval()
         total = 0.0
         for _ in range(cfg.validate_rounds):
-            K = relu_code_kernel(model, next(data))
+            K = relu_code_kernel(model, next(data), relu_named_modules=cfg.nwot_hooks == "relu_in_type_name")
             total += float(torch.linalg.slogdet(K).logabsdet)
         return total if math.isfinite(total) else math.nan
