@@ -32,7 +32,7 @@ from nas.proxies import (
     top_overlap,
 )
 from nas.proxies.jacov import jacobian_score
-from nas.proxies.naswot import relu_code_kernel
+from nas.proxies.naswot import ReluKernel, relu_code_kernel
 from nas.proxies.synflow import without_batchnorm
 from nas.proxies.zico import zico_from_gradients
 from nas.zoo import create_model
@@ -263,6 +263,30 @@ def test_relu_named_modules_equals_the_type_name_hooks_of_the_zero_cost_pt_autho
     for h in handles:
         h.remove()
     assert torch.equal(ours, K)
+
+
+def test_relu_named_modules_count_the_real_input_of_an_operation_run_on_a_zero_input() -> None:
+    """The authors zero a removed op's input inside its forward: the module hook still sees the input."""
+    from nas.darts.single_path import on_zero_input
+    from nas.ops import ReLUConvBN
+
+    op, x = ReLUConvBN(3, 4, 3, 1, 1), torch.randn(5, 3, 8, 8)
+
+    def codes(t: torch.Tensor) -> torch.Tensor:
+        c = (t > 0).flatten(1).double()
+        return c @ c.T + (1 - c) @ (1 - c).T
+
+    with torch.no_grad(), ReluKernel(op, 5, x.device, relu_named_modules=True) as probe:
+        out = on_zero_input(op, x)
+    assert torch.equal(probe.K, codes(x) + codes(torch.zeros_like(x)))  # module hook: x; its ReLU: zeros
+    assert torch.equal(out, op(torch.zeros_like(x)))
+    with torch.no_grad(), ReluKernel(op, 5, x.device, relu_named_modules=True) as probe:
+        op(x)
+    assert torch.equal(probe.K, 2 * codes(x))
+    with torch.no_grad(), ReluKernel(op, 5, x.device) as probe:
+        on_zero_input(op, x)
+    assert torch.equal(probe.K, codes(torch.zeros_like(x)))  # one code per unit: the zeros only
+    assert not op._forward_pre_hooks and not op._forward_hooks  # nothing left behind
 
 
 def test_naswot_counts_a_shared_activation_once_per_relu_first_reader() -> None:

@@ -42,7 +42,7 @@ from nas.networks.darts_network import is_reduction
 from nas.networks.nb201_network import ResNetBasicblock, stage_plan
 from nas.ops import FactorizedReduce, ReLUConvBN, make_op
 
-__all__ = ["DartsSinglePath", "NB201SinglePath"]
+__all__ = ["DartsSinglePath", "NB201SinglePath", "on_zero_input"]
 
 #: Per cell type, per edge: the operation indices that run.
 Path = dict[str, list[tuple[int, ...]]]
@@ -55,6 +55,19 @@ def _batch_stats_only(module: nn.Module) -> None:
             m.running_mean = None
             m.running_var = None
             m.num_batches_tracked = None
+
+
+def on_zero_input(op: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``op`` called with ``x`` but computing on ``x * 0``, as the authors' ``forward(x, block_input=True)``.
+
+    The zeroing happens inside the call (a pre-hook), so hooks that read a module's input, as the
+    Zero-Cost-PT authors' NASWOT does, still see ``x`` (:mod:`nas.proxies.naswot`).
+    """
+    handle = op.register_forward_pre_hook(lambda _m, args: (args[0] * 0.0, *args[1:]))
+    try:
+        return op(x)
+    finally:
+        handle.remove()
 
 
 class SinglePathCell(nn.Module):
@@ -104,7 +117,7 @@ class SinglePathCell(nn.Module):
                         out = self.edges[e][name](states[j])
                         out = out * w[e, k] + (w[e].sum() - w[e, k])
                     elif w[e, k] == 0:  # a removed operation runs on a zero input (NB201 authors' cell)
-                        out = self.edges[e][name](states[j] * 0.0) * 0.0
+                        out = on_zero_input(self.edges[e][name], states[j]) * 0.0
                     else:
                         out = self.edges[e][name](states[j]) * w[e, k]
                     if arch.edge_weights is not None:

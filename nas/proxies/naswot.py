@@ -22,8 +22,11 @@ Which ReLUs: torch's, as NASLib (its test excludes its own classes). BayesWatch'
 ``'ReLU' in str(type(module))`` also matches NAS-Bench-201's ``ReLUConvBN`` class, so there
 every ReLU-conv-BN edge is counted twice (once for the module, once for its ReLU); the proxy
 follows the paper's definition, one code per ReLU unit. ``ReluKernel(...,
-relu_named_modules=True)`` counts as that test does (the input codes of every module whose
-class name contains "ReLU" once more), for methods whose authors' code uses it (Zero-Cost-PT).
+relu_named_modules=True)`` counts as that test does, for methods whose authors' code uses it
+(Zero-Cost-PT): the codes of the *input* of every module whose class name contains "ReLU",
+once more. A forward hook sees what the module was called with, so an operation that zeroes
+its input inside (the NB201 authors' ``block_input``, :func:`nas.darts.single_path.on_zero_input`)
+still adds the codes of the real input there.
 """
 
 from __future__ import annotations
@@ -133,19 +136,39 @@ class ReluKernel:
         self._seen.clear()
 
 
+def _relu_named(m: nn.Module) -> bool:
+    """A module the references' ``'ReLU' in str(type(module))`` test picks besides torch's own ReLUs."""
+    return "ReLU" in type(m).__name__ and not type(m).__module__.startswith("torch.")
+
+
 @contextlib.contextmanager
 def _counting_relu_first_readers(model: nn.Module, probe: ReluKernel, relu_named: bool) -> Iterator[None]:
     patched = []
+    handles = []
+    inside: set[int] = set()  # ReLU-named modules whose forward is running (their input is counted)
     try:
         for m in model.modules():
+            if relu_named and _relu_named(m):
+
+                def enter(module: nn.Module, args: tuple) -> None:
+                    probe.K += code_kernel(args[0])
+                    inside.add(id(module))
+
+                def leave(module: nn.Module, args: tuple, out: Any) -> None:
+                    inside.discard(id(module))
+
+                # First among the pre-hooks: the input the caller gave, before any hook replaces it.
+                handles.append(m.register_forward_pre_hook(enter, prepend=True))
+                handles.append(m.register_forward_hook(leave))
             if is_relu_first(m) and "forward_relu" not in m.__dict__:
                 original = m.forward_relu
-                # A module hook chosen by "ReLU" in its type name sees the module's input: the same codes.
-                twice = relu_named and "ReLU" in type(m).__name__
+                twice = relu_named and _relu_named(m)
 
-                def counted(x: torch.Tensor, _original: Callable = original, _twice: bool = twice) -> torch.Tensor:
+                def counted(
+                    x: torch.Tensor, _original: Callable = original, _twice: bool = twice, _m: nn.Module = m
+                ) -> torch.Tensor:
                     probe.consumed(x)
-                    if _twice:
+                    if _twice and id(_m) not in inside:  # read a shared activation: its codes are its input's
                         probe.K += code_kernel(x)
                     return _original(x)
 
@@ -155,6 +178,8 @@ def _counting_relu_first_readers(model: nn.Module, probe: ReluKernel, relu_named
     finally:
         for m in patched:
             object.__delattr__(m, "forward_relu")
+        for h in handles:
+            h.remove()
 
 
 def relu_code_kernel(model: nn.Module, images: torch.Tensor, *, relu_named_modules: bool = False) -> torch.Tensor:
