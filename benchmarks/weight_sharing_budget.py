@@ -21,7 +21,7 @@ from typing import Any
 
 from _common import ROOT, write_result
 from bench_weight_sharing_nb201 import BUDGETS_S, summarise
-from plot_results import WEIGHT_SHARING_FILES
+from plot_results import WEIGHT_SHARING_FILES, method_label
 
 from nas.errors import NasError
 from nas.runs.atomic import read_json
@@ -38,7 +38,8 @@ def rows_of(data: dict[str, Any], source: str, *, held_out: bool = False) -> lis
     out = []
     for row in summarise(runs, names):
         mine = [r for r in runs if r["method"] == row["method"]]
-        row["method"] = f"{row['method']} (held-out seeds)" if held_out else row["method"]
+        label = method_label(source, row["method"])
+        row["method"] = f"{label} (held-out seeds)" if held_out else label
         row["seeds"] = sorted(r["seed"] for r in mine)
         row["search_time_s_median"] = round(statistics.median(r["search_time_s"] for r in mine))
         row["per_epoch_times"] = all("per_epoch_elapsed_s" in r for r in mine)

@@ -26,13 +26,13 @@ def _run(seed: int, **kw: object) -> dict:
 def test_gathered_rows_use_the_benchmarks_definition_and_name_their_file(tmp_path: Path) -> None:
     runs = [_run(0), _run(1, per_epoch_elapsed_s=[70.0, 170.0, 290.0], c10_test=92.0, per_epoch_test=[84, 88, 92])]
     held = [_run(10, method="m", selection="zero_cost_pt", search_time_s=200.0)]
-    (tmp_path / "weight_sharing_nb201.json").write_text(json.dumps({"runs": runs}))
+    (tmp_path / budget.WEIGHT_SHARING_FILES[0]).write_text(json.dumps({"runs": runs}))
     (tmp_path / budget.HELD_OUT_FILES[0]).write_text(json.dumps({"runs": held}))
     out = tmp_path / "table"
     assert budget.main(["--results", str(tmp_path), "--out", str(out)]) == 0
     rows = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert [(r["method"], r["seeds"], r["file"]) for r in rows] == [
-        ("m", [0, 1], "weight_sharing_nb201.json"),
+        ("m", [0, 1], budget.WEIGHT_SHARING_FILES[0]),
         ("m (held-out seeds)", [10], budget.HELD_OUT_FILES[0]),
     ]
     assert rows[0]["c10_test_at_60s"] is None  # seed 1 holds no cell at 60 s
@@ -52,3 +52,14 @@ def test_a_file_without_per_epoch_times_is_marked() -> None:
     rows = budget.rows_of({"runs": old}, "old.json")
     assert rows[0]["per_epoch_times"] is False
     assert "| m* | 0 |" in budget.markdown(rows)
+
+
+def test_rows_measured_before_a_default_changed_carry_the_name_of_what_they_ran() -> None:
+    zc = [_run(s, method="Zero-Cost-PT (CPU size)", selection="zero_cost_pt") for s in (0, 1)]
+    rows = budget.rows_of({"runs": zc}, "weight_sharing_nb201_zero_cost_pt.json")
+    assert rows[0]["method"] == "Zero-Cost-PT (CPU size, one code per ReLU unit)"
+    held = budget.rows_of({"runs": zc}, "weight_sharing_nb201_zero_cost_pt_heldout.json", held_out=True)
+    assert held[0]["method"] == "Zero-Cost-PT (CPU size, one code per ReLU unit) (held-out seeds)"
+    assert budget.rows_of({"runs": zc}, "weight_sharing_nb201_zero_cost_pt_new.json")[0]["method"] == (
+        "Zero-Cost-PT (CPU size)"
+    )
