@@ -81,10 +81,12 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
         "darts_nb201_quick.yaml",
         {"method.name": "beta_darts", "method.schedule_epochs": None},
     ),
-    # Zero-Cost-PT's named deviation: one code per ReLU unit in the NASWOT kernel (authors: ReLU-named modules).
-    "Zero-Cost-PT (CPU size, one code per ReLU unit)": (
+    # Zero-Cost-PT as this toolkit ran it before 2026-12-05's fidelity fixes (both named options): one code
+    # per ReLU unit (authors: ReLU-named modules) and each cell validated on the next batches of the stream
+    # (authors: every cell on the same first images). The rows of weight_sharing_nb201_zero_cost_pt*.json.
+    "Zero-Cost-PT (CPU size, per-unit codes, streamed validation)": (
         "zero_cost_pt_nb201_cpu.yaml",
-        {"selection.nwot_hooks": "relu_units"},
+        {"selection.nwot_hooks": "relu_units", "selection.validation_batches": "stream"},
     ),
 }
 DEFAULT_METHODS = ",".join(str(i) for i in range(1, len(METHODS) + 1))

@@ -120,15 +120,10 @@ WEIGHT_SHARING_FILES = (
 )
 
 #: Rows measured before a method's default changed, by file: what their method is called now.
-#: Zero-Cost-PT's seeds 0-14 ran before ``nwot_hooks`` existed, with one code per ReLU unit.
+#: Zero-Cost-PT's seeds 0-14 ran before its two fidelity options existed, with what they now name.
 MEASURED_AS = {
-    (
-        "weight_sharing_nb201_zero_cost_pt.json",
-        "Zero-Cost-PT (CPU size)",
-    ): "Zero-Cost-PT (CPU size, one code per ReLU unit)",
-    ("weight_sharing_nb201_zero_cost_pt_heldout.json", "Zero-Cost-PT (CPU size)"): (
-        "Zero-Cost-PT (CPU size, one code per ReLU unit)"
-    ),
+    (file, "Zero-Cost-PT (CPU size)"): "Zero-Cost-PT (CPU size, per-unit codes, streamed validation)"
+    for file in ("weight_sharing_nb201_zero_cost_pt.json", "weight_sharing_nb201_zero_cost_pt_heldout.json")
 }
 
 

@@ -422,4 +422,8 @@ def test_the_benchmark_runs_zero_cost_pt_as_published_and_names_the_deviation() 
     from nas.darts.selection.zero_cost_pt import ZeroCostPTConfig
 
     assert ZeroCostPTConfig().nwot_hooks == "relu_in_type_name"  # the authors' Jocab_Score rule
-    assert bench.METHODS["Zero-Cost-PT (CPU size, one code per ReLU unit)"][1] == {"selection.nwot_hooks": "relu_units"}
+    assert ZeroCostPTConfig().validation_batches == "first_images"  # their post_validate.py
+    assert bench.METHODS["Zero-Cost-PT (CPU size, per-unit codes, streamed validation)"][1] == {
+        "selection.nwot_hooks": "relu_units",
+        "selection.validation_batches": "stream",
+    }

@@ -553,6 +553,24 @@ def test_shuffle_is_a_permutation() -> None:
     assert torch.equal(y, ds.train_labels[order])
 
 
+def test_head_keeps_the_first_samples_reshuffled_each_epoch() -> None:
+    ds = _dataset(n_train=40)
+    loader = _loader(ds, indices=list(range(10, 40)), seed=3)
+    head = loader.head(12)
+    assert len(head) == 1 and head.num_samples == 12 and loader.num_samples == 30  # the original is untouched
+    labels = []
+    for epoch in (0, 1):
+        head.set_epoch(epoch)
+        _, y = _all(head)
+        labels.append(y.tolist())
+    assert sorted(labels[0]) == sorted(labels[1]) == sorted(ds.train_labels[10:22].tolist())
+    assert labels[0] != labels[1]  # the same images, another order
+    assert torch.equal(_loader(ds, shuffle=False).head(5).indices, torch.arange(5))
+    for bad in (0, 31, True, 2.0):
+        with pytest.raises(NasError, match=r"^head: expected an integer in \[1, 30\]"):
+            loader.head(bad)  # type: ignore[arg-type]
+
+
 def _windows(img: torch.Tensor, pad: int) -> list[torch.Tensor]:
     """Every crop of the zero-padded image, and its mirror image."""
     padded = torch.nn.functional.pad(img, (pad, pad, pad, pad))

@@ -125,3 +125,27 @@ def test_each_selection_says_whether_it_reads_the_trained_supernet() -> None:
     with pytest.raises(NasError, match="epochs: expected 0, got 1 .selection zero_cost_pt"):
         load_config({**NB201, "selection": ZC})
     assert load_config({**NB201, "epochs": 0, "selection": "darts_pt"}).epochs == 0  # it tunes by itself
+
+
+def test_zero_cost_pt_validates_every_cell_on_the_same_first_images_as_the_authors() -> None:
+    """Their post_validate.py: SubsetRandomSampler(indices[:rounds x batch]) for every cell; ours as an option."""
+    from types import SimpleNamespace
+
+    from nas.darts.selection.zero_cost_pt import ZeroCostPT, ZeroCostPTConfig
+    from nas.data.loader import BatchLoader
+
+    images = torch.arange(20, dtype=torch.uint8).view(20, 1, 1, 1).expand(20, 3, 4, 4).contiguous()
+    loader = BatchLoader(images, torch.zeros(20, dtype=torch.long), batch_size=4, mean=[0.0] * 3, std=[1 / 255] * 3)
+    ctx = SimpleNamespace(train_loader=loader, device=torch.device("cpu"))
+
+    def seen(batches: Any) -> list[int]:
+        return sorted(int(v) for x in batches for v in x[:, 0, 0, 0].round())
+
+    zc = ZeroCostPT(ZeroCostPTConfig(validate_rounds=2))
+    passes = zc._validation_data(ctx, iter(()), 3)  # type: ignore[arg-type]
+    assert [seen(p) for p in passes] == [list(range(8))] * 3  # each cell: the first 2 x 4 images
+    stream = iter([torch.zeros(4, 3, 4, 4)])
+    streamed = ZeroCostPT(ZeroCostPTConfig(validation_batches="stream"))._validation_data(ctx, stream, 2)  # type: ignore[arg-type]
+    assert streamed == [stream, stream]
+    many = ZeroCostPT(ZeroCostPTConfig(validate_rounds=100))._validation_data(ctx, iter(()), 1)  # type: ignore[arg-type]
+    assert seen(many[0]) == list(range(20))  # capped at the loader's images, as their indices[:split]

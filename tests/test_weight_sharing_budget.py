@@ -57,9 +57,9 @@ def test_a_file_without_per_epoch_times_is_marked() -> None:
 def test_rows_measured_before_a_default_changed_carry_the_name_of_what_they_ran() -> None:
     zc = [_run(s, method="Zero-Cost-PT (CPU size)", selection="zero_cost_pt") for s in (0, 1)]
     rows = budget.rows_of({"runs": zc}, "weight_sharing_nb201_zero_cost_pt.json")
-    assert rows[0]["method"] == "Zero-Cost-PT (CPU size, one code per ReLU unit)"
+    assert rows[0]["method"] == "Zero-Cost-PT (CPU size, per-unit codes, streamed validation)"
     held = budget.rows_of({"runs": zc}, "weight_sharing_nb201_zero_cost_pt_heldout.json", held_out=True)
-    assert held[0]["method"] == "Zero-Cost-PT (CPU size, one code per ReLU unit) (held-out seeds)"
+    assert held[0]["method"] == "Zero-Cost-PT (CPU size, per-unit codes, streamed validation) (held-out seeds)"
     assert budget.rows_of({"runs": zc}, "weight_sharing_nb201_zero_cost_pt_new.json")[0]["method"] == (
         "Zero-Cost-PT (CPU size)"
     )

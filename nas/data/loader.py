@@ -9,6 +9,7 @@ independent of the batch size, and resumable at any batch.
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -126,6 +127,20 @@ class BatchLoader:
         _, _, h, w = images.shape
         self._rows = torch.arange(h, device=self.device)
         self._cols = torch.arange(w, device=self.device)
+
+    def head(self, n: int) -> BatchLoader:
+        """This loader (augmentation, normalisation, seed) over only its first ``n`` samples.
+
+        What a reference does with ``SubsetRandomSampler(indices[:n])``: a fixed set of images,
+        reshuffled and re-augmented every epoch.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= self.num_samples:
+            raise NasError(f"head: expected an integer in [1, {self.num_samples}], got {n!r}")
+        out = copy.copy(self)
+        base = torch.arange(len(self.images)) if self.indices is None else self.indices
+        out.indices = base[:n].clone()
+        out.num_samples = n
+        return out
 
     def set_epoch(self, epoch: int) -> None:
         if epoch < 0:

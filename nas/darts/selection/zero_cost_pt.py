@@ -14,7 +14,10 @@ As the authors' code (``zerocost_operation_score``: ``init_projection.py``,
    order) the input edge whose removal *raises* the score most is dropped until two remain.
 3. Steps 1-2 run ``pool_size`` times (new alphas, same weights); each distinct cell is then
    built as a stand-alone network (fresh initialisation, eval mode) and scored by NASWOT summed
-   over ``validate_rounds`` minibatches; the best is the result.
+   over one pass of the first ``validate_rounds x batch_size`` training images (every cell the
+   same images, reshuffled and re-augmented: their ``SubsetRandomSampler(indices[:split])``);
+   the best is the result. ``validation_batches: stream`` (each cell the next batches of the
+   running stream, different images) is what this file did before 2026-12-05, a named option.
 
 NASWOT as their ``Jocab_Score`` computes it: hooks on every module whose type name contains
 "ReLU", so a ReLU-conv-BN operation's codes count twice (the module and its ReLU):
@@ -57,6 +60,8 @@ class ZeroCostPTConfig(SelectionConfig):
     proxy: Literal["naswot"] = "naswot"
     #: Which ReLU codes the kernel counts: the authors' module hooks, or one code per ReLU unit.
     nwot_hooks: Literal["relu_in_type_name", "relu_units"] = "relu_in_type_name"
+    #: Post-validation images: the same first validate_rounds x batch_size for every cell, or the running stream.
+    validation_batches: Literal["first_images", "stream"] = "first_images"
     pool_size: PosInt = 10
     validate_rounds: PosInt = 100
     channels: PosInt = 16
@@ -79,6 +84,13 @@ def _batches(loader: Any, device: torch.device) -> Iterator[torch.Tensor]:
         for x, _y in loader:
             yield x.to(device)
         epoch += 1
+
+
+def _one_pass(loader: Any, epoch: int, device: torch.device) -> Iterator[torch.Tensor]:
+    """One epoch of ``loader`` (its own shuffle and augmentation for ``epoch``), on ``device``."""
+    loader.set_epoch(epoch)
+    for x, _y in loader:
+        yield x.to(device)
 
 
 def _argmin(scores: list[float]) -> int:
@@ -111,7 +123,8 @@ class ZeroCostPT(Selection):
                     a.copy_(1e-3 * torch.randn(a.shape, generator=gen))
             pool.append(self._discretise(net, data, gen))
         unique = list(dict.fromkeys(pool))
-        scores = [self._validate(g, search, ctx, data) for g in unique]
+        passes = self._validation_data(ctx, data, len(unique))
+        scores = [self._validate(g, search, ctx, p) for g, p in zip(unique, passes, strict=True)]
         best = max(range(len(unique)), key=lambda i: scores[i] if not math.isnan(scores[i]) else -math.inf)
         self.record = {
             "pool": [to_text(g) for g in pool],
@@ -208,6 +221,15 @@ class ZeroCostPT(Selection):
 
     # -- the pool's final choice ------------------------------------------------------
 
+    def _validation_data(self, ctx: SelectionContext, stream: Iterator[torch.Tensor], n: int) -> list[Any]:
+        """Each cell's validation batches: one pass over the same first images, or the running stream."""
+        cfg: ZeroCostPTConfig = self.config  # type: ignore[assignment]
+        if cfg.validation_batches == "stream":
+            return [stream] * n
+        loader = ctx.train_loader
+        first = loader.head(min(cfg.validate_rounds * loader.batch_size, loader.num_samples))
+        return [_one_pass(first, 20_000 + i, ctx.device) for i in range(n)]
+
     def _validate(self, genotype: Genotype, search: Any, ctx: SelectionContext, data: Iterator[torch.Tensor]) -> float:
         cfg: ZeroCostPTConfig = self.config  # type: ignore[assignment]
         classes = ctx.supernet.classifier.out_features
@@ -217,7 +239,7 @@ class ZeroCostPT(Selection):
             model = build(genotype, classes, channels=cfg.channels, layers=cfg.layers)
         model = model.to(ctx.device).eval()
         total = 0.0
-        for _ in range(cfg.validate_rounds):
-            K = relu_code_kernel(model, next(data), relu_named_modules=cfg.nwot_hooks == "relu_in_type_name")
+        for _, x in zip(range(cfg.validate_rounds), data, strict=False):  # a finite pass may hold fewer
+            K = relu_code_kernel(model, x, relu_named_modules=cfg.nwot_hooks == "relu_in_type_name")
             total += float(torch.linalg.slogdet(K).logabsdet)
         return total if math.isfinite(total) else math.nan
