@@ -388,31 +388,7 @@ def test_zero_cost_pt_cpu_edits_keep_modules_on_the_cpu_and_loaders_in_process()
     assert proc.stdout.strip() == "ok"
 
 
-# --- check_zero_cost_pt_hooks.py: its errors need no search ------------------------------------
-
-
-def test_the_hooks_check_names_a_bad_or_incomplete_earlier_file(tmp_path: Path) -> None:
-    import check_zero_cost_pt_hooks as hooks
-
-    bad = tmp_path / "bad.json"
-    bad.write_text("{not json")
-    with pytest.raises(NasError, match=r"bad\.json"):
-        hooks.earlier_rows(str(bad), [0])
-    partial = tmp_path / "partial.json"
-    row = {"method": hooks.METHOD, "seed": 0, "cell": "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"}
-    partial.write_text(json.dumps({"machine": {"git_commit": "abc"}, "runs": [row]}))
-    assert hooks.earlier_rows(str(partial), [0])[0]["commit"] == "abc"
-    with pytest.raises(NasError, match=r"^--against .*partial\.json: no 'Zero-Cost-PT \(CPU size\)' row for seed 1$"):
-        hooks.earlier_rows(str(partial), [0, 1])
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "check_zero_cost_pt_hooks.py"), "--data-dir", str(tmp_path)]
-        + ["--against", str(partial), "--seeds", "0,1", "--results", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
-    assert proc.stderr.startswith("error: --against ") and not (tmp_path / "out.json").exists()
+# --- the benchmark's Zero-Cost-PT rows -------------------------------------------------------------
 
 
 def test_the_benchmark_runs_zero_cost_pt_as_published_and_names_the_deviation() -> None:
