@@ -10,7 +10,6 @@ looks them up in our table. Why a separate process: the edits patch ``torch`` gl
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import runpy
@@ -20,7 +19,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from _official_common import ROOT, Codebase, cifar10_standin, commit_of, our_slice, patch_cuda, write_run_result
+from _official_common import Codebase, cifar10_standin, commit_of, our_slice, patch_cuda, runner_main, write_run_result
 
 #: Our benchmark row "beta-DARTS": darts_nb201_quick.yaml with method beta_darts (the authors' schedule).
 OUR_CONFIG = "darts_nb201_quick.yaml"
@@ -196,16 +195,7 @@ def run(official: Path, seed: int, data_dir: str, out: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--official", required=True)
-    p.add_argument("--algo", required=True, choices=sorted(CODEBASE.ours))
-    p.add_argument("--seed", required=True, type=int)
-    p.add_argument("--data-dir", required=True)
-    p.add_argument("--out", required=True)
-    a = p.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
-    run(Path(a.official).resolve(), a.seed, str(Path(a.data_dir).resolve()), Path(a.out).resolve())
-    return 0
+    return runner_main(CODEBASE, run, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,12 @@ Adding a codebase is one new runner file, registered in ``compare_official_nb201
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,3 +126,19 @@ def write_run_result(out: Path, result: Mapping[str, Any]) -> None:
     tmp = out / "result.json.tmp"
     tmp.write_text(json.dumps(result, indent=1))
     os.replace(tmp, out / "result.json")
+
+
+def runner_main(
+    codebase: Codebase, run: Callable[[Path, int, str, Path], Any], description: str, argv: list[str] | None = None
+) -> int:
+    """The command line every one-algorithm runner shares: ``--official --algo --seed --data-dir --out``."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--official", required=True)
+    p.add_argument("--algo", required=True, choices=sorted(codebase.ours))
+    p.add_argument("--seed", required=True, type=int)
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    run(Path(a.official).resolve(), a.seed, str(Path(a.data_dir).resolve()), Path(a.out).resolve())
+    return 0

@@ -27,7 +27,6 @@ is empty (no validation accuracy is ever computed).
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -39,7 +38,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from _official_common import ROOT, Codebase, cifar10_standin, commit_of, our_slice, patch_cuda, write_run_result
+from _official_common import Codebase, cifar10_standin, commit_of, our_slice, patch_cuda, runner_main, write_run_result
 
 #: Our benchmark row "Zero-Cost-PT (CPU size)".
 OUR_CONFIG = "zero_cost_pt_nb201_cpu.yaml"
@@ -363,16 +362,7 @@ def run(official: Path, seed: int, data_dir: str, out: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--official", required=True)
-    p.add_argument("--algo", required=True, choices=sorted(CODEBASE.ours))
-    p.add_argument("--seed", required=True, type=int)
-    p.add_argument("--data-dir", required=True)
-    p.add_argument("--out", required=True)
-    a = p.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
-    run(Path(a.official).resolve(), a.seed, str(Path(a.data_dir).resolve()), Path(a.out).resolve())
-    return 0
+    return runner_main(CODEBASE, run, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":
