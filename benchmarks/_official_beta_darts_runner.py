@@ -19,7 +19,15 @@ import types
 from pathlib import Path
 from typing import Any
 
-from _official_common import Codebase, cifar10_standin, commit_of, our_slice, patch_cuda, runner_main, write_run_result
+from _official_common import (
+    Codebase,
+    cifar10_standin,
+    our_slice,
+    patch_cuda,
+    run_record,
+    runner_main,
+    write_run_result,
+)
 
 #: Our benchmark row "beta-DARTS": darts_nb201_quick.yaml with method beta_darts (the authors' schedule).
 OUR_CONFIG = "darts_nb201_quick.yaml"
@@ -177,19 +185,9 @@ def run(official: Path, seed: int, data_dir: str, out: Path) -> dict[str, Any]:
     runpy.run_path(argv[0], run_name="__main__")
     wall = time.perf_counter() - t0
     genotype = seen["network"].genotype()
-    result = {
-        "algo": "beta-darts",
-        "seed": seed,
-        "cell": genotype.tostr(),
-        "nodes": [[[op, int(j)] for op, j in node] for node in genotype.nodes],
-        "per_epoch_cell": seen["cells"],
-        "per_epoch_valid_acc": valid.values,
-        "search_wall_s": round(wall, 1),
-        "their_argv": argv[1:],
-        "their_commit": commit_of(official),
-        "slice": {"weights": len(train_idx), "architecture": len(val_idx), "first_weight_indices": train_idx[:5]},
-        "threads": 1,
-    }
+    result = run_record(
+        "beta-darts", seed, genotype, seen["cells"], valid.values, wall, argv[1:], official, train_idx, val_idx
+    )
     write_run_result(out, result)
     return result
 

@@ -121,6 +121,34 @@ def commit_of(official: Path) -> str:
         return "unknown"
 
 
+def run_record(
+    algo: str,
+    seed: int,
+    genotype: Any,
+    trail: Sequence[Any],
+    valid_acc: Sequence[float],
+    wall: float,
+    their_argv: Sequence[str],
+    official: Path,
+    train_idx: Sequence[int],
+    val_idx: Sequence[int],
+) -> dict[str, Any]:
+    """The ``result.json`` every runner writes (their genotype as a string and as nodes, one thread)."""
+    return {
+        "algo": algo,
+        "seed": seed,
+        "cell": genotype.tostr(),
+        "nodes": [[[op, int(j)] for op, j in node] for node in genotype.nodes],
+        "per_epoch_cell": list(trail),
+        "per_epoch_valid_acc": list(valid_acc),
+        "search_wall_s": round(wall, 1),
+        "their_argv": list(their_argv),
+        "their_commit": commit_of(official),
+        "slice": {"weights": len(train_idx), "architecture": len(val_idx), "first_weight_indices": list(train_idx[:5])},
+        "threads": 1,
+    }
+
+
 def write_run_result(out: Path, result: Mapping[str, Any]) -> None:
     """``out/result.json``, atomically: the harness treats its presence as "this search finished"."""
     tmp = out / "result.json.tmp"

@@ -38,7 +38,15 @@ import types
 from pathlib import Path
 from typing import Any
 
-from _official_common import Codebase, cifar10_standin, commit_of, our_slice, patch_cuda, runner_main, write_run_result
+from _official_common import (
+    Codebase,
+    cifar10_standin,
+    our_slice,
+    patch_cuda,
+    run_record,
+    runner_main,
+    write_run_result,
+)
 
 #: Our benchmark row "Zero-Cost-PT (CPU size)".
 OUR_CONFIG = "zero_cost_pt_nb201_cpu.yaml"
@@ -343,20 +351,9 @@ def run(official: Path, seed: int, data_dir: str, out: Path) -> dict[str, Any]:
     from nasbench201.genotypes import Structure
 
     genotype = Structure.str2structure(best)
-    result = {
-        "algo": "zero-cost-pt",
-        "seed": seed,
-        "cell": genotype.tostr(),
-        "nodes": [[[op, int(j)] for op, j in node] for node in genotype.nodes],
-        "per_epoch_cell": pool,
-        "per_epoch_valid_acc": [],
-        "search_wall_s": round(wall, 1),
-        "their_argv": [str(Path(first[0]).relative_to(official)), *first[1:]]
-        + [str(Path(second[0]).relative_to(official)), *second[1:]],
-        "their_commit": commit_of(official),
-        "slice": {"weights": len(train_idx), "architecture": len(val_idx), "first_weight_indices": train_idx[:5]},
-        "threads": 1,
-    }
+    their_argv = [str(Path(first[0]).relative_to(official)), *first[1:]]
+    their_argv += [str(Path(second[0]).relative_to(official)), *second[1:]]
+    result = run_record("zero-cost-pt", seed, genotype, pool, [], wall, their_argv, official, train_idx, val_idx)
     write_run_result(out, result)
     return result
 
