@@ -70,6 +70,31 @@ def test_zero_cost_pt_needs_no_training_and_is_deterministic(base: dict[str, Any
     assert result["search_time_s"] > 0  # the selection's time is the search's
 
 
+@pytest.mark.parametrize("base", [NB201, DARTS], ids=["nb201", "darts"])
+def test_zero_cost_pt_validation_score_only_changes_which_pool_cell_is_returned(
+    base: dict[str, Any], tmp_path: Path
+) -> None:
+    """``nwot+synflow`` scores the same pool (its NWOT column is the default run's) and picks the best mean rank."""
+    from nas.genotypes.codec import to_text
+    from nas.proxies.combine import rank_average
+
+    zc = {**ZC, "pool_size": 3}
+    plain = run(apply_overrides({**base, "epochs": 0, "selection": zc}, {}), tmp_path / "nwot")
+    both = run(
+        apply_overrides({**base, "epochs": 0, "selection": {**zc, "validation_score": "nwot+synflow"}}, {}),
+        tmp_path / "both",
+    )
+    a = json.loads((tmp_path / "nwot" / "result.json").read_text())["selection_record"]
+    b = json.loads((tmp_path / "both" / "result.json").read_text())["selection_record"]
+    assert a["pool"] == b["pool"] and a["validation_nwot"] == b["validation_nwot"]
+    assert "validation_synflow" not in a and len(b["validation_synflow"]) == b["distinct"]
+    assert all(math.isfinite(v) and v > 0 for v in b["validation_synflow"])
+    unique = list(dict.fromkeys(b["pool"]))
+    mean_rank = rank_average({"nwot": b["validation_nwot"], "synflow": b["validation_synflow"]})
+    assert to_text(both.genotype) == unique[int(mean_rank.argmax())]
+    assert to_text(plain.genotype) == unique[max(range(len(unique)), key=lambda i: a["validation_nwot"][i])]
+
+
 def test_zero_weight_ops_run_on_a_zero_input_as_the_nb201_authors_cell() -> None:
     """Removing an op changes the NASWOT kernel by its ReLU codes of a zero input, not by skipping it."""
     from nas.proxies.naswot import ReluKernel

@@ -18,6 +18,11 @@ As the authors' code (``zerocost_operation_score``: ``init_projection.py``,
    same images, reshuffled and re-augmented: their ``SubsetRandomSampler(indices[:split])``);
    the best is the result. ``validation_batches: stream`` (each cell the next batches of the
    running stream, different images) is what this file did before 2026-12-05, a named option.
+   ``validation_score`` names the pool's final score: ``nwot`` (the authors'), ``synflow``
+   (the stand-alone network's, :mod:`nas.proxies.synflow`) or ``nwot+synflow`` (the mean of
+   the two ranks over the pool, :func:`nas.proxies.combine.rank_average`): a deviation that
+   only changes which pool cell is returned, tuned on validation accuracy
+   (``benchmarks/results/tune_zero-cost-pt_cpu_size_selection_validation_score.md``).
 
 NASWOT as their ``Jocab_Score`` computes it: hooks on every module whose type name contains
 "ReLU", so a ReLU-conv-BN operation's codes count twice (the module and its ReLU):
@@ -48,6 +53,9 @@ from nas.darts.single_path import DartsSinglePath, NB201SinglePath
 from nas.genotypes.codec import to_text
 from nas.genotypes.types import DartsGenotype, Genotype, NB201Genotype
 from nas.networks import build
+from nas.proxies.api import score
+from nas.proxies.combine import rank_average
+from nas.proxies.context import Batch
 from nas.proxies.naswot import ReluKernel, relu_code_kernel
 
 __all__ = ["ZeroCostPT", "ZeroCostPTConfig"]
@@ -62,6 +70,8 @@ class ZeroCostPTConfig(SelectionConfig):
     nwot_hooks: Literal["relu_in_type_name", "relu_units"] = "relu_in_type_name"
     #: Post-validation images: the same first validate_rounds x batch_size for every cell, or the running stream.
     validation_batches: Literal["first_images", "stream"] = "first_images"
+    #: The pool's final score of each stand-alone cell: the authors' NWOT, synflow, or their mean rank.
+    validation_score: Literal["nwot", "synflow", "nwot+synflow"] = "nwot"
     pool_size: PosInt = 10
     validate_rounds: PosInt = 100
     channels: PosInt = 16
@@ -124,15 +134,21 @@ class ZeroCostPT(Selection):
             pool.append(self._discretise(net, data, gen))
         unique = list(dict.fromkeys(pool))
         passes = self._validation_data(ctx, data, len(unique))
-        scores = [self._validate(g, search, ctx, p) for g, p in zip(unique, passes, strict=True)]
-        best = max(range(len(unique)), key=lambda i: scores[i] if not math.isnan(scores[i]) else -math.inf)
+        columns = {}
+        for name in cfg.validation_score.split("+"):
+            if name == "nwot":
+                columns[name] = [self._validate(g, ctx, p) for g, p in zip(unique, passes, strict=True)]
+            else:
+                columns[name] = [self._synflow(g, ctx) for g in unique]
+        final = columns[cfg.validation_score] if len(columns) == 1 else list(rank_average(columns))
+        best = max(range(len(unique)), key=lambda i: final[i] if not math.isnan(final[i]) else -math.inf)
         self.record = {
             "pool": [to_text(g) for g in pool],
             "distinct": len(unique),
-            "validation_nwot": scores,
+            **{f"validation_{name}": values for name, values in columns.items()},
             "selection_s": round(time.perf_counter() - t0, 3),
         }
-        ctx.echo(f"zero-cost-pt: {len(unique)} distinct cells of {cfg.pool_size}, best nwot {scores[best]:.2f}")
+        ctx.echo(f"zero-cost-pt: {len(unique)} distinct cells of {cfg.pool_size}, chosen by {cfg.validation_score}")
         return unique[best]
 
     def _supernet(self, search: Any, ctx: SelectionContext) -> NB201SinglePath | DartsSinglePath:
@@ -230,14 +246,25 @@ class ZeroCostPT(Selection):
         first = loader.head(min(cfg.validate_rounds * loader.batch_size, loader.num_samples))
         return [_one_pass(first, 20_000 + i, ctx.device) for i in range(n)]
 
-    def _validate(self, genotype: Genotype, search: Any, ctx: SelectionContext, data: Iterator[torch.Tensor]) -> float:
+    def _network(self, genotype: Genotype, ctx: SelectionContext) -> torch.nn.Module:
+        """The cell's stand-alone network at the selection's size, freshly initialised, in eval mode."""
         cfg: ZeroCostPTConfig = self.config  # type: ignore[assignment]
         classes = ctx.supernet.classifier.out_features
         if isinstance(genotype, NB201Genotype):
             model = build(genotype, classes, channels=cfg.channels, cells_per_stage=cfg.cells_per_stage)
         else:
             model = build(genotype, classes, channels=cfg.channels, layers=cfg.layers)
-        model = model.to(ctx.device).eval()
+        return model.to(ctx.device).eval()
+
+    def _synflow(self, genotype: Genotype, ctx: SelectionContext) -> float:
+        """Synflow of the stand-alone network (data-free; the batch gives the input shape)."""
+        model = self._network(genotype, ctx)
+        images = torch.zeros((2, *ctx.train_loader.images.shape[1:]), device=ctx.device)
+        return score(model, "synflow", Batch(images, torch.zeros(2, dtype=torch.long, device=ctx.device)))["synflow"]
+
+    def _validate(self, genotype: Genotype, ctx: SelectionContext, data: Iterator[torch.Tensor]) -> float:
+        cfg: ZeroCostPTConfig = self.config  # type: ignore[assignment]
+        model = self._network(genotype, ctx)
         total = 0.0
         for _, x in zip(range(cfg.validate_rounds), data, strict=False):  # a finite pass may hold fewer
             K = relu_code_kernel(model, x, relu_named_modules=cfg.nwot_hooks == "relu_in_type_name")
