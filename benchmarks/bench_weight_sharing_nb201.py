@@ -88,10 +88,22 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
         "zero_cost_pt_nb201_cpu.yaml",
         {"selection.nwot_hooks": "relu_units", "selection.validation_batches": "stream"},
     ),
+    # The pool's final cell chosen by synflow of its stand-alone network instead of NASWOT (authors):
+    # the value tune_weight_sharing_nb201.py chose on validation seeds 100-104, in TUNED below.
+    "Zero-Cost-PT (CPU size, synflow post-validation)": (
+        "zero_cost_pt_nb201_cpu.yaml",
+        {"selection.validation_score": "synflow"},
+    ),
 }
 DEFAULT_METHODS = ",".join(str(i) for i in range(1, len(METHODS) + 1))
 #: method -> (tuning log in benchmarks/results/, the tuned key): the value the log chose is the method's.
-TUNED = {"PC-DARTS (K=2) + warm-up (half)": ("tune_pc-darts_k2_guards_warmup_epochs.json", "guards.warmup_epochs")}
+TUNED = {
+    "PC-DARTS (K=2) + warm-up (half)": ("tune_pc-darts_k2_guards_warmup_epochs.json", "guards.warmup_epochs"),
+    "Zero-Cost-PT (CPU size, synflow post-validation)": (
+        "tune_zero-cost-pt_cpu_size_selection_validation_score.json",
+        "selection.validation_score",
+    ),
+}
 #: Published CIFAR-10 test accuracies (NAS-Bench-201 paper, Table 5 / GDAS on NB201) printed beside ours.
 ANCHORS = {
     "GDAS": "93.61 ± 0.09",
