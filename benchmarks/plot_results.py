@@ -113,6 +113,7 @@ WEIGHT_SHARING_FILES = (
     "weight_sharing_nb201_more_seeds.json",  # the 2026-12-03 rows (reused) and the seeds run since
     "weight_sharing_nb201_zero_cost_pt.json",
     "weight_sharing_nb201_zero_cost_pt_as_published.json",  # the same config after the 2026-12-05 fidelity fixes
+    "weight_sharing_nb201_zero_cost_pt_synflow.json",  # its pool's final cell by synflow (tuned on seeds 100-104)
     "weight_sharing_nb201_beta_darts.json",
     "weight_sharing_nb201_drnas.json",
     "weight_sharing_nb201_pc_darts_edge_norm.json",

@@ -28,7 +28,11 @@ from nas.runs.atomic import read_json
 
 RESULTS = ROOT / "benchmarks" / "results"
 #: Seeds checked after the reporting (never tuned or reported on): rows of their own.
-HELD_OUT_FILES = ("weight_sharing_nb201_zero_cost_pt_heldout.json",)
+HELD_OUT_FILES = (
+    "weight_sharing_nb201_zero_cost_pt_heldout.json",
+    "weight_sharing_nb201_zero_cost_pt_as_published_heldout.json",
+    "weight_sharing_nb201_zero_cost_pt_synflow_heldout.json",
+)
 
 
 def rows_of(data: dict[str, Any], source: str, *, held_out: bool = False) -> list[dict[str, Any]]:

@@ -41,6 +41,28 @@ def test_readme_links_point_to_files() -> None:
     assert not missing, f"README.md links to missing files: {missing}"
 
 
+def test_the_recommended_search_is_the_measured_benchmark_row() -> None:
+    """The README's recommended command runs exactly the config of the benchmark row its figure comes from."""
+    from nas.config_io import apply_overrides, parse_override, read_yaml
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    found = re.search(
+        r"recommended weight-sharing\s+search is the next command: `nas search --config (\S+)((?: --set \S+)*)`", text
+    )
+    assert found, "README.md names no recommended weight-sharing search"
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import bench_weight_sharing_nb201 as bench
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    file, overrides = bench.METHODS["Zero-Cost-PT (CPU size, synflow post-validation)"]
+    assert found.group(1) + ".yaml" == file
+    given = dict(parse_override(item) for item in found.group(2).split(" --set ")[1:])
+    assert apply_overrides(read_yaml(bench.EXP / file), given) == apply_overrides(
+        read_yaml(bench.EXP / file), overrides
+    )
+
+
 def test_readme_has_api_examples() -> None:
     blocks = _api_blocks()
     assert blocks and all(f"nas.{name}(" in "".join(blocks) for name in ("genotype", "build", "train", "load_run"))
