@@ -133,10 +133,10 @@ class ZeroCostPT(Selection):
                     a.copy_(1e-3 * torch.randn(a.shape, generator=gen))
             pool.append(self._discretise(net, data, gen))
         unique = list(dict.fromkeys(pool))
-        passes = self._validation_data(ctx, data, len(unique))
         columns = {}
         for name in cfg.validation_score.split("+"):
             if name == "nwot":
+                passes = self._validation_data(ctx, data, len(unique))
                 columns[name] = [self._validate(g, ctx, p) for g, p in zip(unique, passes, strict=True)]
             else:
                 columns[name] = [self._synflow(g, ctx) for g in unique]
