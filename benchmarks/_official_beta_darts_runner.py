@@ -10,7 +10,6 @@ looks them up in our table. Why a separate process: the edits patch ``torch`` gl
 
 from __future__ import annotations
 
-import logging
 import os
 import runpy
 import sys
@@ -22,7 +21,9 @@ from typing import Any
 from _official_common import (
     Codebase,
     cifar10_standin,
+    collect_valid_accuracies,
     our_slice,
+    parameters_in_mb,
     patch_cuda,
     run_record,
     runner_main,
@@ -108,23 +109,6 @@ def their_argv(official: Path, seed: int, data_dir: str) -> list[str]:
     ]
 
 
-class _ValidAccuracies(logging.Handler):
-    """Collects the ``valid_acc`` their script logs after each epoch."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.values: list[float] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.msg == "valid_acc %f" and record.args:
-            self.values.append(float(record.args[0]))  # type: ignore[index]
-
-
-def _parameters_in_mb(model: Any) -> float:
-    """Theirs: ``np.sum`` of a generator, a TypeError in current NumPy; the same sum."""
-    return sum(v.numel() for name, v in model.named_parameters() if "auxiliary" not in name) / 1e6
-
-
 def run(official: Path, seed: int, data_dir: str, out: Path) -> dict[str, Any]:
     """Run their search once and return what it found (written to ``out/result.json`` too)."""
     import torch
@@ -165,17 +149,8 @@ def run(official: Path, seed: int, data_dir: str, out: Path) -> dict[str, Any]:
     their_model.distill = lambda _result: (0.0,) * 8
     import optimizers.darts.utils as their_utils
 
-    their_utils.count_parameters_in_MB = _parameters_in_mb
-
-    valid = _ValidAccuracies()
-    their_basic_config = logging.basicConfig
-
-    def basic_config(**kwargs: Any) -> None:
-        # Added after theirs: a handler present before would make their basicConfig a no-op (no INFO log).
-        their_basic_config(**kwargs)
-        logging.getLogger().addHandler(valid)
-
-    logging.basicConfig = basic_config  # type: ignore[assignment]
+    their_utils.count_parameters_in_MB = parameters_in_mb
+    valid = collect_valid_accuracies()
     workdir = out / "cwd"  # their experiment dir is '../experiments/...' from here: inside the run directory
     workdir.mkdir(exist_ok=True)
     os.chdir(workdir)

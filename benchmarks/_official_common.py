@@ -3,7 +3,8 @@
 ``compare_official_nb201.py`` runs the authors' search script in a child process per (algorithm,
 seed), through one runner module per codebase (``_official_nb201_runner.py`` for
 D-X-Y/AutoDL-Projects, ``_official_beta_darts_runner.py`` for Sunshine-Ye/Beta-DARTS,
-``_official_zero_cost_pt_runner.py`` for qgh1223/zerocostpt). Each
+``_official_drnas_runner.py`` for xiangning-chen/DrNAS, ``_official_zero_cost_pt_runner.py`` for
+qgh1223/zerocostpt). Each
 runner module holds a :class:`Codebase` named ``CODEBASE`` (what the harness and the result
 file need to know about it) and a ``main`` that runs one search. What they all need is here:
 our data slice for a seed, a stand-in for ``torchvision.datasets.CIFAR10`` over our decoded
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -109,6 +111,49 @@ def patch_cuda(script_name: str) -> None:
     torch.cuda.is_available = available  # type: ignore[assignment]
     torch.cuda.set_device = lambda *a, **k: None  # type: ignore[assignment]
     torch.backends.cudnn.version = lambda: None  # type: ignore[assignment]
+
+
+class ValidAccuracies(logging.Handler):
+    """Collects the ``valid_acc %f`` their DARTS-derived scripts log after each epoch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: list[float] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == "valid_acc %f" and record.args:
+            self.values.append(float(record.args[0]))  # type: ignore[index]
+
+
+def collect_valid_accuracies() -> ValidAccuracies:
+    """A :class:`ValidAccuracies` added to the root logger right after their ``logging.basicConfig``.
+
+    Added after theirs: a handler present before would make their ``basicConfig`` a no-op (no INFO log).
+    """
+    valid = ValidAccuracies()
+    their_basic_config = logging.basicConfig
+
+    def basic_config(**kwargs: Any) -> None:
+        their_basic_config(**kwargs)
+        logging.getLogger().addHandler(valid)
+
+    logging.basicConfig = basic_config  # type: ignore[assignment]
+    return valid
+
+
+def parameters_in_mb(model: Any) -> float:
+    """The sum their ``utils.count_parameters_in_MB`` means (theirs: ``np.sum`` of a generator, now a TypeError)."""
+    return sum(v.numel() for name, v in model.named_parameters() if "auxiliary" not in name) / 1e6
+
+
+def topk_accuracy(output: Any, target: Any, topk: Sequence[int] = (1,)) -> list[Any]:
+    """Top-k accuracies in percent, as 0-d tensors; stands in for DARTS-era ``utils.accuracy``.
+
+    Theirs calls ``.view(-1)`` on a transposed (non-contiguous) tensor, an error in current PyTorch.
+    """
+    ranked = output.topk(max(topk), dim=1).indices
+    hits = ranked.eq(target.unsqueeze(1))
+    return [hits[:, :k].any(dim=1).float().sum() * (100.0 / target.size(0)) for k in topk]
 
 
 def commit_of(official: Path) -> str:

@@ -8,6 +8,7 @@ result writer produces a .json with command/date/machine and a .md with every se
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -197,7 +198,7 @@ def test_the_result_writer_gives_json_and_markdown(tmp_path: Path) -> None:
 def test_every_registered_codebase_describes_itself_and_names_benchmark_methods() -> None:
     import bench_weight_sharing_nb201 as bench
 
-    assert {"autodl", "beta-darts", "zero-cost-pt"} <= set(cmp.CODEBASES)
+    assert {"autodl", "beta-darts", "drnas", "zero-cost-pt"} <= set(cmp.CODEBASES)
     for name, module in cmp.CODEBASES.items():
         codebase, runner_path = cmp.load_codebase(name)
         assert runner_path.name == f"{module}.py" and runner_path.is_file()
@@ -208,7 +209,8 @@ def test_every_registered_codebase_describes_itself_and_names_benchmark_methods(
 
 
 def test_an_unknown_codebase_is_one_line_naming_the_option(tmp_path: Path) -> None:
-    with pytest.raises(NasError, match=r"^--codebase: expected one of autodl, beta-darts, zero-cost-pt, got 'enas'$"):
+    expected = "--codebase: expected one of autodl, beta-darts, drnas, zero-cost-pt, got 'enas'"
+    with pytest.raises(NasError, match="^" + re.escape(expected) + "$"):
         cmp.load_codebase("enas")
     proc = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "compare_official_nb201.py"), "--codebase", "enas"]
@@ -217,10 +219,7 @@ def test_an_unknown_codebase_is_one_line_naming_the_option(tmp_path: Path) -> No
         text=True,
         timeout=120,
     )
-    assert (
-        proc.returncode == 2
-        and proc.stderr.strip() == "error: --codebase: expected one of autodl, beta-darts, zero-cost-pt, got 'enas'"
-    )
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: " + expected
 
 
 def test_the_beta_darts_checkout_is_checked_and_its_algorithms_are_the_default(tmp_path: Path) -> None:
@@ -265,13 +264,82 @@ def test_beta_darts_command_line_sets_our_cpu_size_and_config() -> None:
 
 
 def test_the_parameter_count_stand_in_matches_the_sum_theirs_meant() -> None:
-    import _official_beta_darts_runner as beta
+    import _official_common as common
     from torch import nn
 
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Linear(8, 10))
     model.add_module("auxiliary_head", nn.Linear(4, 4))
     expected = (3 * 8 * 9 + 8 + 8 * 10 + 10) / 1e6
-    assert beta._parameters_in_mb(model) == pytest.approx(expected)
+    assert common.parameters_in_mb(model) == pytest.approx(expected)
+
+
+def test_the_accuracy_stand_in_counts_top_k_hits_in_percent() -> None:
+    import _official_common as common
+    import torch
+
+    logits = torch.tensor([[0.1, 0.9, 0.0], [0.8, 0.1, 0.1], [0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
+    target = torch.tensor([1, 2, 1, 0])  # top-1 hits: rows 0, 3; top-2 hits: rows 0, 2, 3
+    top1, top2 = common.topk_accuracy(logits.t().contiguous().t(), target, topk=(1, 2))
+    assert top1.item() == pytest.approx(50.0) and top2.item() == pytest.approx(75.0)
+
+
+# --- DrNAS (xiangning-chen/DrNAS, 201-space/train_search.py) -----------------------------------
+
+
+def test_the_drnas_checkout_is_checked_and_its_algorithm_is_the_default(tmp_path: Path) -> None:
+    codebase, runner_path = cmp.load_codebase("drnas")
+    assert runner_path.name == "_official_drnas_runner.py"
+    with pytest.raises(NasError, match=r"^--official: .* is not a checkout of xiangning-chen/DrNAS \(no 201-space/"):
+        cmp.check_official(tmp_path, codebase)
+    for rel in codebase.needed:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("# placeholder\n")
+    assert cmp.check_official(tmp_path, codebase) == tmp_path.resolve()
+    assert cmp.parse_algos(None, codebase) == ["drnas"]
+    with pytest.raises(NasError, match=r"^--algos: expected some of drnas, got 'gdas'$"):
+        cmp.parse_algos("gdas", codebase)
+
+
+def test_drnas_command_line_sets_our_cpu_size_and_config() -> None:
+    import _official_drnas_runner as drnas
+    import bench_weight_sharing_nb201 as bench
+
+    argv = drnas.their_argv(Path("/x"), 3, "/data")
+    assert argv[0] == "/x/201-space/train_search.py"
+    pairs = dict(zip(argv[1::2], argv[2::2], strict=True))
+    assert pairs == {
+        "--data": "/data",
+        "--dataset": "cifar10",
+        "--method": "dirichlet",
+        "--seed": "3",
+        "--init_channels": "8",
+        "--epochs": "15",
+        "--batch_size": "64",
+        "--weight_decay": "5e-4",
+        "--arch_learning_rate": "0.003",
+    }
+    from nas.config_io import read_yaml
+
+    # Our side: the benchmark's DrNAS row is this config with only the method changed (no KL anchor).
+    assert bench.METHODS["DrNAS"] == (drnas.OUR_CONFIG, {"method.name": "drnas"})
+    ours = read_yaml(REPO / "experiments" / drnas.OUR_CONFIG)
+    assert ours["supernet"] == {"channels": 8, "cells_per_stage": drnas.CELLS_PER_STAGE, "partial_channels": 1}
+    assert ours["epochs"] == 15 and ours["batch_size"] == 64 and ours["val_fraction"] == 0.5
+    assert ours["optimizer"]["weight_decay"] == 5e-4 and ours["arch_optimizer"]["lr"] == 3e-3
+    assert ours["arch_optimizer"]["weight_decay"] == 1e-3  # their --reg_scale default, Adam's weight decay
+
+
+def test_the_api_stub_answers_in_the_layout_their_distill_reads() -> None:
+    import _official_drnas_runner as drnas
+
+    lines = drnas.api_answer().split("\n")
+    assert len(lines) == 10
+    # distill() reads lines 5, 7, 9 by position: the dataset, then "split : [loss = x, top1 = y%]" per split.
+    for index, name, splits in ((5, "cifar10", 2), (7, "cifar100", 3), (9, "ImageNet16-120", 3)):
+        assert lines[index].split()[0] == name
+        fields = lines[index].replace(" ", "").split(":")
+        assert len(fields) == splits + 1
+        assert all(f.split("top1=")[1].startswith("0.00%]") for f in fields[1:])
 
 
 def test_the_cifar_stand_in_serves_our_slice_in_the_given_order() -> None:

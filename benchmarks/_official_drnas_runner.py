@@ -1,0 +1,208 @@
+"""One search of the authors' DrNAS NAS-Bench-201 code (xiangning-chen/DrNAS) on our CPU-size slice.
+
+``compare_official_nb201.py --codebase drnas`` starts this once per seed. It runs the checkout's
+own ``201-space/train_search.py`` as ``__main__`` (their argument parser, Dirichlet network,
+architect, optimisers, schedule and data pipeline) after the run-time edits listed in
+:data:`EDITS`, made here and never in their files. Their script queries the NAS-Bench-201 API
+with the derived cell after every epoch; a stub records those cells instead, so the harness
+looks them up in our table. Why a separate process: the edits patch ``torch`` globally.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+from _official_common import (
+    Codebase,
+    cifar10_standin,
+    collect_valid_accuracies,
+    our_slice,
+    parameters_in_mb,
+    patch_cuda,
+    run_record,
+    runner_main,
+    topk_accuracy,
+    write_run_result,
+)
+
+#: Our benchmark row "DrNAS": darts_nb201_quick.yaml with method drnas (their L2 regulariser, no KL anchor).
+OUR_CONFIG = "darts_nb201_quick.yaml"
+#: Their train_search.py builds TinyNetwork(..., N=5, ...) with a literal N; ours is 3 at CPU size.
+CELLS_PER_STAGE = 3
+
+EDITS = (
+    "CPU: torch.Tensor.cuda and torch.nn.Module.cuda return the object unchanged; torch.cuda.set_device does "
+    "nothing; torch.cuda.is_available() returns True when called from train_search.py itself (only), so its "
+    "no-GPU exit is not taken.",
+    "Threads: their main() calls torch.set_num_threads(3); the runner sets 1 thread first and makes that call "
+    "do nothing (one thread per search, like ours).",
+    "Data: torchvision.datasets.CIFAR10 is replaced by our slice for the seed (nas.darts.search_data.load_data on "
+    "darts_nb201_quick.yaml: 2,000 training images balanced per class) decoded by our nas.data from --data-dir, "
+    "as PIL images in the order [our weight half, our architecture half], so their own split of "
+    "range(len(data)) at --train_portion 0.5 gives their train queue exactly our weight half and their valid "
+    "queue our architecture half; their transforms (random crop 32 pad 4, flip, their normalisation) apply.",
+    "Network size: their train_search.py builds TinyNetwork(C=init_channels, N=5, ...) with a literal N; the "
+    "runner passes N=3 (ours at CPU size) and keeps every other argument.",
+    "nas_201_api is not installed: a stub stands in for NASBench201API; its query_by_arch records the cell "
+    "their script derives after each epoch (looked up in our table by the harness) and answers a text in the "
+    "API's layout with every accuracy 0.00, which their own distill() parses (the figures only reach their "
+    "log and TensorBoard).",
+    "NumPy compatibility: their utils.count_parameters_in_MB (np.sum of a generator, a TypeError in current "
+    "NumPy; only logged) is replaced by the same sum.",
+    "PyTorch compatibility: their utils.accuracy calls .view(-1) on a transposed tensor (an error in current "
+    "PyTorch) and is replaced by the same top-k accuracy in percent; it feeds their logged accuracies only.",
+    "Options of theirs set to our CPU size and our config: --init_channels 8 --epochs 15 --batch_size 64 "
+    "--weight_decay 5e-4 --arch_learning_rate 0.003 (their defaults: 16, 100, 64, 3e-4, 3e-4); --method "
+    "dirichlet, --k 1 (no partial channels), --reg_type l2 with --reg_scale 1e-3 (Adam weight decay on the "
+    "concentrations' parameters), learning rate 0.025 -> 0.001, momentum 0.9, gradient clip 5 and architecture "
+    "Adam betas (0.5, 0.999) are their defaults and ours; --seed; the experiment directory "
+    "('../experiments/nasbench201/...' relative to the working directory) inside the run directory.",
+)
+
+CODEBASE = Codebase(
+    repository="xiangning-chen/DrNAS",
+    script="201-space/train_search.py",
+    needed=("201-space/train_search.py", "201-space/search_model.py", "architect.py", "utils.py"),
+    ours={"drnas": "DrNAS"},
+    configs={"drnas": f"experiments/{OUR_CONFIG} with method.name=drnas"},
+    edits=EDITS,
+    settings=(
+        "their train_search.py without progressive pruning (train_search_progressive.py is the other script): "
+        "operation weights sampled from Dirichlet(elu(alpha) + 1) by rsample in every forward pass, the "
+        "validation pass included; first-order architect (Adam) on the validation loss; cosine learning rate "
+        "per epoch; each architecture batch is the first batch of a fresh shuffled pass over the architecture "
+        "half; the architecture step then the weight step; gradient clipping over all parameters; the final "
+        "cell is the argmax of softmax(alpha) per edge; BN affine=False, track_running_stats=True."
+    ),
+    published="Published at paper scale (DrNAS paper and README, NAS-Bench-201 CIFAR-10 test): 94.36 ± 0.00.",
+    differences=(
+        "Weight decay: their default 3e-4; ours 5e-4 (the NAS-Bench-201 paper's), passed to theirs here.",
+        "Their validation pass samples operation weights from the Dirichlet like training does; ours evaluates "
+        "with the Dirichlet mean. Only the logged validation accuracy differs; the cell is picked the same way "
+        "(argmax per edge: of softmax(alpha) theirs, of the mean elu(alpha) + 1 normalised ours, the same order).",
+        "Their gradient clipping runs over model.parameters(), which include the alphas; ours clips the weights only.",
+        "Their architecture batch is next(iter(valid_queue)) on every step (a random batch, with replacement "
+        "across steps); ours reads the architecture half in a shuffled order.",
+        "Input normalisation: theirs fixed CIFAR-10 constants; ours the mean and std of the training images.",
+    ),
+)
+
+
+def their_argv(official: Path, seed: int, data_dir: str) -> list[str]:
+    """The command line given to their ``train_search.py`` (everything not named keeps their default)."""
+    return [
+        str(official / CODEBASE.script),
+        "--data",
+        data_dir,
+        "--dataset",
+        "cifar10",
+        "--method",
+        "dirichlet",
+        "--seed",
+        str(seed),
+        "--init_channels",
+        "8",
+        "--epochs",
+        "15",
+        "--batch_size",
+        "64",
+        "--weight_decay",
+        "5e-4",
+        "--arch_learning_rate",
+        "0.003",
+    ]
+
+
+def api_answer() -> str:
+    """A ``query_by_arch`` answer in the NAS-Bench-201 API's layout, every accuracy 0.00.
+
+    Their ``distill`` reads lines 5, 7 and 9 (CIFAR-10, CIFAR-100, ImageNet16-120) by position.
+    """
+
+    def split(name: str) -> str:
+        return f"{name} : [loss = 0.000, top1 = 0.00%]"
+
+    lines = [f"line {i}" for i in range(10)]
+    lines[5] = "cifar10        " + ", ".join(split(s) for s in ("train", "test"))
+    lines[7] = "cifar100       " + ", ".join(split(s) for s in ("train", "valid", "test"))
+    lines[9] = "ImageNet16-120 " + ", ".join(split(s) for s in ("train", "valid", "test"))
+    return "\n".join(lines)
+
+
+def run(official: Path, seed: int, data_dir: str, out: Path) -> dict[str, Any]:
+    """Run their search once and return what it found (written to ``out/result.json`` too)."""
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    whole, train_idx, val_idx = our_slice(OUR_CONFIG, seed, data_dir)
+    if len(train_idx) != len(val_idx):
+        raise SystemExit(f"our slice: their 50% split needs equal halves, got {len(train_idx)} and {len(val_idx)}")
+
+    torch.set_num_threads(1)
+    torch.set_num_threads = lambda *_a, **_k: None  # type: ignore[assignment]
+    patch_cuda("train_search.py")
+    import torchvision.datasets
+
+    torchvision.datasets.CIFAR10 = cifar10_standin(whole, train_idx + val_idx)  # type: ignore[misc]
+
+    seen: dict[str, Any] = {"cells": [], "network": None}
+
+    class RecordingAPI:
+        def __init__(self, *_a: Any, **_k: Any) -> None:
+            pass
+
+        def query_by_arch(self, genotype: Any, *_a: Any, **_k: Any) -> str:
+            seen["cells"].append(genotype.tostr())
+            return api_answer()
+
+    sys.modules["nas_201_api"] = types.SimpleNamespace(NASBench201API=RecordingAPI)  # type: ignore[assignment]
+    # Their modules import each other by bare name: 201-space's (search_model, cell_operations) and the root's
+    # (utils, architect).
+    sys.path[:0] = [str(official / "201-space"), str(official)]
+    import search_model as their_model
+
+    their_init = their_model.TinyNetwork.__init__  # their class stays (its __init__ names it in super())
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        if "N" in kwargs:
+            kwargs["N"] = CELLS_PER_STAGE
+        else:
+            args = (args[0], CELLS_PER_STAGE, *args[2:])
+        their_init(self, *args, **kwargs)
+        seen["network"] = self
+
+    their_model.TinyNetwork.__init__ = init
+    import utils as their_utils
+
+    their_utils.count_parameters_in_MB = parameters_in_mb
+    their_utils.accuracy = topk_accuracy
+    valid = collect_valid_accuracies()
+    workdir = out / "cwd"  # their experiment dir is '../experiments/nasbench201/...' from here
+    (out / "experiments" / "nasbench201").mkdir(parents=True, exist_ok=True)
+    workdir.mkdir(exist_ok=True)
+    os.chdir(workdir)
+    argv = their_argv(official, seed, data_dir)
+    sys.argv = argv
+    t0 = time.perf_counter()
+    runpy.run_path(argv[0], run_name="__main__")
+    wall = time.perf_counter() - t0
+    genotype = seen["network"].genotype()
+    result = run_record(
+        "drnas", seed, genotype, seen["cells"], valid.values, wall, argv[1:], official, train_idx, val_idx
+    )
+    write_run_result(out, result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    return runner_main(CODEBASE, run, __doc__.split("\n\n")[0], argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
