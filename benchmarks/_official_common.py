@@ -3,8 +3,8 @@
 ``compare_official_nb201.py`` runs the authors' search script in a child process per (algorithm,
 seed), through one runner module per codebase (``_official_nb201_runner.py`` for
 D-X-Y/AutoDL-Projects, ``_official_beta_darts_runner.py`` for Sunshine-Ye/Beta-DARTS,
-``_official_drnas_runner.py`` for xiangning-chen/DrNAS, ``_official_zero_cost_pt_runner.py`` for
-qgh1223/zerocostpt). Each
+``_official_drnas_runner.py`` for xiangning-chen/DrNAS, ``_official_darts_pt_runner.py`` for
+ruocwang/darts-pt, ``_official_zero_cost_pt_runner.py`` for qgh1223/zerocostpt). Each
 runner module holds a :class:`Codebase` named ``CODEBASE`` (what the harness and the result
 file need to know about it) and a ``main`` that runs one search. What they all need is here:
 our data slice for a seed, a stand-in for ``torchvision.datasets.CIFAR10`` over our decoded
@@ -114,28 +114,31 @@ def patch_cuda(script_name: str) -> None:
 
 
 class ValidAccuracies(logging.Handler):
-    """Collects the ``valid_acc %f`` their DARTS-derived scripts log after each epoch."""
+    """Collects the validation accuracy their DARTS-derived scripts log after each epoch (``message``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, message: str = "valid_acc %f") -> None:
         super().__init__()
+        self.message = message
         self.values: list[float] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.msg == "valid_acc %f" and record.args:
+        if record.msg == self.message and record.args:
             self.values.append(float(record.args[0]))  # type: ignore[index]
 
 
-def collect_valid_accuracies() -> ValidAccuracies:
+def collect_valid_accuracies(message: str = "valid_acc %f") -> ValidAccuracies:
     """A :class:`ValidAccuracies` added to the root logger right after their ``logging.basicConfig``.
 
     Added after theirs: a handler present before would make their ``basicConfig`` a no-op (no INFO log).
+    Added once, however often their script (and so ``basicConfig``) runs in the process.
     """
-    valid = ValidAccuracies()
+    valid = ValidAccuracies(message)
     their_basic_config = logging.basicConfig
 
     def basic_config(**kwargs: Any) -> None:
         their_basic_config(**kwargs)
-        logging.getLogger().addHandler(valid)
+        if valid not in logging.getLogger().handlers:
+            logging.getLogger().addHandler(valid)
 
     logging.basicConfig = basic_config  # type: ignore[assignment]
     return valid

@@ -8,8 +8,8 @@
         --ours benchmarks/results/weight_sharing_nb201_beta_darts.json
 
 ``--codebase`` names the authors' repository (:data:`CODEBASES`: D-X-Y/AutoDL-Projects for GDAS
-and DARTS-V1, Sunshine-Ye/Beta-DARTS for β-DARTS, xiangning-chen/DrNAS for DrNAS, qgh1223/zerocostpt
-for Zero-Cost-PT);
+and DARTS-V1, Sunshine-Ye/Beta-DARTS for β-DARTS, xiangning-chen/DrNAS for DrNAS, ruocwang/darts-pt
+for DARTS-PT, qgh1223/zerocostpt for Zero-Cost-PT);
 ``--official`` is a checkout of it (never copied into this repository). Each of their searches
 runs in its own process (the codebase's runner module: their own search script with the
 run-time edits it lists) on exactly the slice our benchmark draws from the seed; a run
@@ -52,6 +52,7 @@ from nas.runs.atomic import read_json, write_text
 CODEBASES = {
     "autodl": "_official_nb201_runner",
     "beta-darts": "_official_beta_darts_runner",
+    "darts-pt": "_official_darts_pt_runner",
     "drnas": "_official_drnas_runner",
     "zero-cost-pt": "_official_zero_cost_pt_runner",
 }

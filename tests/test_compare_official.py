@@ -198,7 +198,7 @@ def test_the_result_writer_gives_json_and_markdown(tmp_path: Path) -> None:
 def test_every_registered_codebase_describes_itself_and_names_benchmark_methods() -> None:
     import bench_weight_sharing_nb201 as bench
 
-    assert {"autodl", "beta-darts", "drnas", "zero-cost-pt"} <= set(cmp.CODEBASES)
+    assert {"autodl", "beta-darts", "darts-pt", "drnas", "zero-cost-pt"} <= set(cmp.CODEBASES)
     for name, module in cmp.CODEBASES.items():
         codebase, runner_path = cmp.load_codebase(name)
         assert runner_path.name == f"{module}.py" and runner_path.is_file()
@@ -209,7 +209,7 @@ def test_every_registered_codebase_describes_itself_and_names_benchmark_methods(
 
 
 def test_an_unknown_codebase_is_one_line_naming_the_option(tmp_path: Path) -> None:
-    expected = "--codebase: expected one of autodl, beta-darts, drnas, zero-cost-pt, got 'enas'"
+    expected = "--codebase: expected one of autodl, beta-darts, darts-pt, drnas, zero-cost-pt, got 'enas'"
     with pytest.raises(NasError, match="^" + re.escape(expected) + "$"):
         cmp.load_codebase("enas")
     proc = subprocess.run(
@@ -471,3 +471,61 @@ def test_the_benchmark_runs_zero_cost_pt_as_published_and_names_the_deviation() 
         "selection.nwot_hooks": "relu_units",
         "selection.validation_batches": "stream",
     }
+
+
+# --- DARTS-PT (ruocwang/darts-pt: nasbench201/train_search.py twice, supernet then projection) ----------
+
+
+def test_the_darts_pt_checkout_is_checked_and_its_algorithm_is_the_default(tmp_path: Path) -> None:
+    codebase, runner_path = cmp.load_codebase("darts-pt")
+    assert runner_path.name == "_official_darts_pt_runner.py"
+    with pytest.raises(NasError, match=r"^--official: .* is not a checkout of ruocwang/darts-pt \(no nasbench201/"):
+        cmp.check_official(tmp_path, codebase)
+    for rel in codebase.needed:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("# placeholder\n")
+    assert cmp.check_official(tmp_path, codebase) == tmp_path.resolve()
+    assert cmp.parse_algos(None, codebase) == ["darts-pt"]
+
+
+def test_darts_pt_command_lines_are_their_two_scripts_at_our_cpu_size() -> None:
+    import _official_darts_pt_runner as pt
+    import bench_weight_sharing_nb201 as bench
+
+    supernet, projection = pt.their_argvs(Path("/x"), 2, "/data")
+    assert supernet[0] == projection[0] == "/x/nasbench201/train_search.py"
+    first = dict(zip(supernet[1::2], supernet[2::2], strict=True))
+    second = dict(zip(projection[1::2], projection[2::2], strict=True))
+    sizes = {
+        "--dataset": "cifar10",
+        "--data": "/data",
+        "--save": "darts-201",
+        "--gpu": "0",
+        "--seed": "2",
+        "--init_channels": "8",
+        "--epochs": "15",
+        "--batch_size": "64",
+        "--weight_decay": "5e-4",
+        "--arch_learning_rate": "0.003",
+    }
+    # The supernet's last epoch is checkpointed, and the projection resumes from exactly that checkpoint.
+    assert first == {**sizes, "--method": "darts", "--ckpt_interval": "15"}
+    assert second == {
+        **sizes,
+        "--method": "darts-proj",
+        "--resume_epoch": "15",
+        "--resume_expid": "search-darts-201-2",  # their save dir: search-{save}-{seed}
+        "--dev": "proj",
+        "--edge_decision": "random",
+        "--proj_crit": "acc",
+        "--proj_intv": "5",
+    }
+    from nas.config_io import read_yaml
+    from nas.darts.selection.darts_pt import DartsPTConfig
+
+    # Our side: the benchmark's DARTS-PT row, whose tuning between decisions is their --proj_intv.
+    assert bench.METHODS["DARTS-PT"] == (pt.OUR_CONFIG, {"selection.name": "darts_pt"})
+    assert DartsPTConfig().tune_epochs == pt.PROJ_INTV
+    ours = read_yaml(REPO / "experiments" / pt.OUR_CONFIG)
+    assert ours["supernet"]["cells_per_stage"] == pt.CELLS_PER_STAGE and ours["epochs"] == pt.EPOCHS
+    assert ours["method"] == {"name": "darts", "order": "first"}
