@@ -24,6 +24,7 @@ from typing import Any
 
 from _official_common import (
     Codebase,
+    api_answer,
     cifar10_standin,
     collect_valid_accuracies,
     our_slice,
@@ -34,7 +35,6 @@ from _official_common import (
     topk_accuracy,
     write_run_result,
 )
-from _official_drnas_runner import api_answer
 
 #: Our benchmark row "DARTS-PT": darts_nb201_quick.yaml (DARTS first order) with selection darts_pt.
 OUR_CONFIG = "darts_nb201_quick.yaml"

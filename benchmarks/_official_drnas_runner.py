@@ -20,6 +20,7 @@ from typing import Any
 
 from _official_common import (
     Codebase,
+    api_answer,
     cifar10_standin,
     collect_valid_accuracies,
     our_slice,
@@ -117,22 +118,6 @@ def their_argv(official: Path, seed: int, data_dir: str) -> list[str]:
         "--arch_learning_rate",
         "0.003",
     ]
-
-
-def api_answer() -> str:
-    """A ``query_by_arch`` answer in the NAS-Bench-201 API's layout, every accuracy 0.00.
-
-    Their ``distill`` reads lines 5, 7 and 9 (CIFAR-10, CIFAR-100, ImageNet16-120) by position.
-    """
-
-    def split(name: str) -> str:
-        return f"{name} : [loss = 0.000, top1 = 0.00%]"
-
-    lines = [f"line {i}" for i in range(10)]
-    lines[5] = "cifar10        " + ", ".join(split(s) for s in ("train", "test"))
-    lines[7] = "cifar100       " + ", ".join(split(s) for s in ("train", "valid", "test"))
-    lines[9] = "ImageNet16-120 " + ", ".join(split(s) for s in ("train", "valid", "test"))
-    return "\n".join(lines)
 
 
 def run(official: Path, seed: int, data_dir: str, out: Path) -> dict[str, Any]:

@@ -330,9 +330,9 @@ def test_drnas_command_line_sets_our_cpu_size_and_config() -> None:
 
 
 def test_the_api_stub_answers_in_the_layout_their_distill_reads() -> None:
-    import _official_drnas_runner as drnas
+    import _official_common as common
 
-    lines = drnas.api_answer().split("\n")
+    lines = common.api_answer().split("\n")
     assert len(lines) == 10
     # distill() reads lines 5, 7, 9 by position: the dataset, then "split : [loss = x, top1 = y%]" per split.
     for index, name, splits in ((5, "cifar10", 2), (7, "cifar100", 3), (9, "ImageNet16-120", 3)):
