@@ -14,17 +14,14 @@ import os
 import runpy
 import sys
 import time
-import types
 from pathlib import Path
 from typing import Any
 
 from _official_common import (
     Codebase,
-    cifar10_standin,
     collect_valid_accuracies,
-    our_slice,
     parameters_in_mb,
-    patch_cuda,
+    prepare_their_run,
     run_record,
     runner_main,
     write_run_result,
@@ -111,31 +108,9 @@ def their_argv(official: Path, seed: int, data_dir: str) -> list[str]:
 
 def run(official: Path, seed: int, data_dir: str, out: Path) -> dict[str, Any]:
     """Run their search once and return what it found (written to ``out/result.json`` too)."""
-    import torch
 
-    out.mkdir(parents=True, exist_ok=True)
-    whole, train_idx, val_idx = our_slice(OUR_CONFIG, seed, data_dir)
-    if len(train_idx) != len(val_idx):
-        raise SystemExit(f"our slice: their 50% split needs equal halves, got {len(train_idx)} and {len(val_idx)}")
-
-    torch.set_num_threads(1)
-    torch.set_num_threads = lambda *_a, **_k: None  # type: ignore[assignment]
-    patch_cuda("train_search.py")
-    import torchvision.datasets
-
-    torchvision.datasets.CIFAR10 = cifar10_standin(whole, train_idx + val_idx)  # type: ignore[misc]
-
-    seen: dict[str, Any] = {"cells": [], "network": None}
-
-    class RecordingAPI:
-        def __init__(self, *_a: Any, **_k: Any) -> None:
-            pass
-
-        def query_by_arch(self, genotype: Any, hp: str = "200") -> str:
-            seen["cells"].append(genotype.tostr())
-            return ""
-
-    sys.modules["nas_201_api"] = types.SimpleNamespace(NASBench201API=RecordingAPI)  # type: ignore[assignment]
+    train_idx, val_idx, cells = prepare_their_run(OUR_CONFIG, seed, data_dir, out, "train_search.py")
+    seen: dict[str, Any] = {"network": None}
     sys.path.insert(0, str(official))
     import nasbench201.model as their_model
 
@@ -160,9 +135,7 @@ def run(official: Path, seed: int, data_dir: str, out: Path) -> dict[str, Any]:
     runpy.run_path(argv[0], run_name="__main__")
     wall = time.perf_counter() - t0
     genotype = seen["network"].genotype()
-    result = run_record(
-        "beta-darts", seed, genotype, seen["cells"], valid.values, wall, argv[1:], official, train_idx, val_idx
-    )
+    result = run_record("beta-darts", seed, genotype, cells, valid.values, wall, argv[1:], official, train_idx, val_idx)
     write_run_result(out, result)
     return result
 

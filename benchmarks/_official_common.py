@@ -21,6 +21,7 @@ import logging
 import os
 import subprocess
 import sys
+import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,42 @@ def patch_cuda(script_name: str) -> None:
     torch.cuda.is_available = available  # type: ignore[assignment]
     torch.cuda.set_device = lambda *a, **k: None  # type: ignore[assignment]
     torch.backends.cudnn.version = lambda: None  # type: ignore[assignment]
+
+
+def prepare_their_run(
+    config_file: str, seed: int, data_dir: str, out: Path, script_name: str, answer: str = ""
+) -> tuple[list[int], list[int], list[str]]:
+    """The set-up every DARTS-derived NB201 runner shares; returns (weight half, architecture half, cells).
+
+    Our slice for ``seed`` becomes their CIFAR-10 training set in the order [weight half,
+    architecture half] (their 50% split of ``range(len(data))`` then gives each queue our half),
+    one thread (their ``set_num_threads`` calls do nothing), the CPU edits for ``script_name``, and a
+    stand-in for ``nas_201_api.NASBench201API`` whose ``query_by_arch`` appends the queried cell to
+    the returned list and answers ``answer``.
+    """
+    import torch
+    import torchvision.datasets
+
+    out.mkdir(parents=True, exist_ok=True)
+    whole, train_idx, val_idx = our_slice(config_file, seed, data_dir)
+    if len(train_idx) != len(val_idx):
+        raise SystemExit(f"our slice: their 50% split needs equal halves, got {len(train_idx)} and {len(val_idx)}")
+    torch.set_num_threads(1)
+    torch.set_num_threads = lambda *_a, **_k: None  # type: ignore[assignment]
+    patch_cuda(script_name)
+    torchvision.datasets.CIFAR10 = cifar10_standin(whole, train_idx + val_idx)  # type: ignore[misc]
+    cells: list[str] = []
+
+    class RecordingAPI:
+        def __init__(self, *_a: Any, **_k: Any) -> None:
+            pass
+
+        def query_by_arch(self, genotype: Any, *_a: Any, **_k: Any) -> str:
+            cells.append(genotype.tostr())
+            return answer
+
+    sys.modules["nas_201_api"] = types.SimpleNamespace(NASBench201API=RecordingAPI)  # type: ignore[assignment]
+    return train_idx, val_idx, cells
 
 
 class ValidAccuracies(logging.Handler):

@@ -18,18 +18,15 @@ import runpy
 import shutil
 import sys
 import time
-import types
 from pathlib import Path
 from typing import Any
 
 from _official_common import (
     Codebase,
     api_answer,
-    cifar10_standin,
     collect_valid_accuracies,
-    our_slice,
     parameters_in_mb,
-    patch_cuda,
+    prepare_their_run,
     run_record,
     runner_main,
     topk_accuracy,
@@ -127,33 +124,10 @@ def their_argvs(official: Path, seed: int, data_dir: str) -> tuple[list[str], li
 
 def run(official: Path, seed: int, data_dir: str, out: Path) -> dict[str, Any]:
     """Run their two-stage search once and return what it found (written to ``out/result.json`` too)."""
-    import torch
-
-    out.mkdir(parents=True, exist_ok=True)
     # An interrupted earlier attempt left their experiment directory: their script would ask on stdin.
     shutil.rmtree(out / "experiments", ignore_errors=True)
-    whole, train_idx, val_idx = our_slice(OUR_CONFIG, seed, data_dir)
-    if len(train_idx) != len(val_idx):
-        raise SystemExit(f"our slice: their 50% split needs equal halves, got {len(train_idx)} and {len(val_idx)}")
-
-    torch.set_num_threads(1)
-    torch.set_num_threads = lambda *_a, **_k: None  # type: ignore[assignment]
-    patch_cuda("train_search.py")
-    import torchvision.datasets
-
-    torchvision.datasets.CIFAR10 = cifar10_standin(whole, train_idx + val_idx)  # type: ignore[misc]
-
-    seen: dict[str, Any] = {"cells": [], "network": None}
-
-    class RecordingAPI:
-        def __init__(self, *_a: Any, **_k: Any) -> None:
-            pass
-
-        def query_by_arch(self, genotype: Any, *_a: Any, **_k: Any) -> str:
-            seen["cells"].append(genotype.tostr())
-            return api_answer()
-
-    sys.modules["nas_201_api"] = types.SimpleNamespace(NASBench201API=RecordingAPI)  # type: ignore[assignment]
+    train_idx, val_idx, cells = prepare_their_run(OUR_CONFIG, seed, data_dir, out, "train_search.py", api_answer())
+    seen: dict[str, Any] = {"network": None}
     sys.path.insert(0, str(official))  # their modules import as nasbench201.*
     import nasbench201.search_model as their_model
     import nasbench201.utils as their_utils
@@ -178,12 +152,12 @@ def run(official: Path, seed: int, data_dir: str, out: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     sys.argv = supernet
     runpy.run_path(supernet[0], run_name="__main__")
-    epoch_cells, epoch_valid = list(seen["cells"]), list(valid.values)
+    epoch_cells, epoch_valid = list(cells), list(valid.values)
     sys.argv = projection
     runpy.run_path(projection[0], run_name="__main__")
     wall = time.perf_counter() - t0
     genotype = seen["network"].genotype()
-    if len(seen["cells"]) != len(epoch_cells) + 1 or seen["cells"][-1] != genotype.tostr():
+    if len(cells) != len(epoch_cells) + 1 or cells[-1] != genotype.tostr():
         raise SystemExit("their projection did not query its final cell once: the run did not finish as theirs does")
     result = run_record(
         "darts-pt", seed, genotype, epoch_cells, epoch_valid, wall, supernet[1:], official, train_idx, val_idx
